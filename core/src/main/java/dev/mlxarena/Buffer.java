@@ -1,0 +1,595 @@
+package dev.mlxarena;
+
+import com.sun.jna.Pointer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A typed handle to device memory: a pooled buffer from a {@link Scope} or {@link BufferPool}, an
+ * owned buffer from {@link Device#allocBuffer}, or a {@link #sliceView slice view} of either.
+ *
+ * <h2>Liveness</h2>
+ * A handle is live until its memory is handed back: {@link #close()}, {@link BufferPool#release},
+ * the close of its scope, {@link BufferPool#reset()} (for the pool's default scope), {@link
+ * BufferPool#close()}, or, for owned buffers, their own close. After that, every method except
+ * {@link #isValid()}, {@link #close()} and {@link #toString()} throws {@link StaleBufferException},
+ * because the memory may already belong to a newer handle. Slice views die with the buffer they
+ * were cut from.
+ *
+ * <p>The check is a single comparison of the handle's generation with the memory's (see {@code
+ * Block}), so it costs almost nothing. It is exact for any use ordered after the hand-back (the
+ * usual bug: a handle kept past its token). A handle used concurrently with its own release on
+ * another thread is a data race the check cannot always see. Views returned by {@link
+ * #asByteBuffer()} are not checked: do not keep them past the handle's life.
+ *
+ * <h2>Host access</h2>
+ * Typed {@code get}/{@code put} methods index elements of the buffer's dtype and need
+ * host-visible memory; bulk {@code copyFrom}/{@code copyTo} work on every device (through explicit
+ * transfers where the memory is device-private). Multi-byte values use the platform's native byte
+ * order, as the device does.
+ *
+ * <p>A handle is used by one thread at a time; hand it over with the usual happens-before (a
+ * queue, a join, a Reactor operator).
+ */
+public final class Buffer implements AutoCloseable {
+
+  /** A slice of a buffer: same memory, same generation, its own range. */
+  private static final class View {
+    final long byteOffset;
+    final long byteLength;
+    final long elementCount;
+
+    View(long byteOffset, long byteLength, long elementCount) {
+      this.byteOffset = byteOffset;
+      this.byteLength = byteLength;
+      this.elementCount = elementCount;
+    }
+  }
+
+  final Block block;
+  final long generation;
+  private final @Nullable View view;
+
+  Buffer(Block block, long generation) {
+    this(block, generation, null);
+  }
+
+  private Buffer(Block block, long generation, @Nullable View view) {
+    this.block = block;
+    this.generation = generation;
+    this.view = view;
+  }
+
+  // ---------------------------------------------------------------- liveness
+
+  /** Whether this handle may still be used: its memory has not been handed back. */
+  public boolean isValid() {
+    return block.generation == generation;
+  }
+
+  private Block live() {
+    Block b = block;
+    if (b.generation != generation) {
+      throw staleException();
+    }
+    return b;
+  }
+
+  StaleBufferException staleException() {
+    return new StaleBufferException(
+        "stale buffer handle: its " + block.capacity + "-byte device buffer was handed back ("
+            + block.lastDeath + "; handle generation " + generation + ", memory now at "
+            + block.generation + "). A handle must not be used after its scope closes or after"
+            + " release, reset or close.");
+  }
+
+  // ---------------------------------------------------------------- metadata
+
+  /** The element type. */
+  public DType dtype() {
+    return live().dtype;
+  }
+
+  /** The dimensions, as a fresh copy. A view is one-dimensional. */
+  public long[] shape() {
+    Block b = live();
+    return view == null ? b.shapeCopy() : new long[] {view.elementCount};
+  }
+
+  /** The number of elements: the product of the shape. */
+  public long elementCount() {
+    Block b = live();
+    return view == null ? b.elementCount : view.elementCount;
+  }
+
+  /** The byte length that was asked for (a view: its element count times the element size). */
+  public long byteLength() {
+    Block b = live();
+    return view == null ? b.byteLength : view.byteLength;
+  }
+
+  /**
+   * The bytes usable from {@link #byteOffset()} to the end of the device buffer: the bucket
+   * capacity for a pooled buffer, the exact size for an owned one.
+   */
+  public long capacity() {
+    return live().capacity - byteOffset();
+  }
+
+  /** The offset of this handle's first byte in the device buffer: 0 except for views. */
+  public long byteOffset() {
+    return view == null ? 0 : view.byteOffset;
+  }
+
+  /** The device the memory belongs to. */
+  public Device device() {
+    return live().device;
+  }
+
+  /** Whether this is a pooled buffer (as opposed to an owned one or a view). */
+  public boolean isPooled() {
+    return block.pool != null && view == null;
+  }
+
+  /** Whether this is a slice view of another buffer. */
+  public boolean isView() {
+    return view != null;
+  }
+
+  /**
+   * The native handle to bind to a kernel (with {@link #byteOffset()}): an {@code MTLBuffer} id on
+   * Metal, a {@code CUdeviceptr} on CUDA, the address on the host device.
+   */
+  public long nativeHandle() {
+    return live().raw.nativeHandle();
+  }
+
+  /** The raw device buffer, for backends and kernel launchers. */
+  public DeviceBuffer deviceBuffer() {
+    return live().raw;
+  }
+
+  /** Whether the host can access the memory directly (typed get/put, {@link #asByteBuffer()}). */
+  public boolean isHostVisible() {
+    return live().raw.isHostVisible();
+  }
+
+  // ---------------------------------------------------------------- views
+
+  /**
+   * A view of {@code elements} elements starting {@code byteOffset} bytes into this buffer, sharing
+   * its memory and its life: it becomes stale with this buffer, and closing it does nothing.
+   *
+   * @throws IllegalArgumentException if the offset is not a multiple of the element size
+   * @throws IndexOutOfBoundsException if the range does not fit this buffer's byte length
+   */
+  public Buffer sliceView(long byteOffset, long elements) {
+    Block b = live();
+    int size = b.dtype.byteSize();
+    if (byteOffset % size != 0) {
+      throw new IllegalArgumentException(
+          "slice offset " + byteOffset + " is not a multiple of the " + size + "-byte " + b.dtype
+              + " element size");
+    }
+    if (elements < 0 || elements > Long.MAX_VALUE / size) {
+      throw new IllegalArgumentException("slice of " + elements + " elements");
+    }
+    long length = elements * size;
+    Checks.range(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
+    return new Buffer(b, generation, new View(byteOffset() + byteOffset, length, elements));
+  }
+
+  // ---------------------------------------------------------------- host views
+
+  /**
+   * A native-order {@link ByteBuffer} over this handle's byte length. Not checked for liveness
+   * after it is made: do not keep it past the handle's life.
+   *
+   * @throws UnsupportedOperationException if the memory is not host-visible
+   * @throws IllegalArgumentException if the length exceeds what one ByteBuffer can cover
+   */
+  public ByteBuffer asByteBuffer() {
+    return asByteBuffer(0, byteLength());
+  }
+
+  /** A native-order view of {@code length} bytes from {@code byteOffset} within this handle. */
+  public ByteBuffer asByteBuffer(long byteOffset, long length) {
+    Block b = live();
+    Checks.range(byteOffset, length, capacity(), "buffer (" + b.describe() + ")");
+    return HostMemory.view(b.raw, byteOffset() + byteOffset, length);
+  }
+
+  // ---------------------------------------------------------------- typed element access
+
+  private long at(long index, DType expected) {
+    Block b = live();
+    if (b.dtype != expected) {
+      throw new IllegalArgumentException(
+          "element access as " + expected + " on a buffer of " + b.dtype);
+    }
+    long count = view == null ? b.elementCount : view.elementCount;
+    if (index < 0 || index >= count) {
+      throw new IndexOutOfBoundsException(
+          "index " + index + " is outside the " + count + " elements of the buffer");
+    }
+    return byteOffset() + index * expected.byteSize();
+  }
+
+  private ByteBuffer hv() {
+    return block.hostView();
+  }
+
+  private boolean inView(long offset, int size) {
+    return offset + size <= hv().capacity();
+  }
+
+  private Pointer far(long offset) {
+    return new Pointer(block.raw.hostAddress() + offset);
+  }
+
+  /** Reads element {@code index} of an F32 buffer. */
+  public float getF32(long index) {
+    long o = at(index, DType.F32);
+    return inView(o, 4) ? hv().getFloat((int) o) : far(o).getFloat(0);
+  }
+
+  /** Writes element {@code index} of an F32 buffer. */
+  public void putF32(long index, float value) {
+    long o = at(index, DType.F32);
+    if (inView(o, 4)) {
+      hv().putFloat((int) o, value);
+    } else {
+      far(o).setFloat(0, value);
+    }
+  }
+
+  /** Reads element {@code index} of an F64 buffer. */
+  public double getF64(long index) {
+    long o = at(index, DType.F64);
+    return inView(o, 8) ? hv().getDouble((int) o) : far(o).getDouble(0);
+  }
+
+  /** Writes element {@code index} of an F64 buffer. */
+  public void putF64(long index, double value) {
+    long o = at(index, DType.F64);
+    if (inView(o, 8)) {
+      hv().putDouble((int) o, value);
+    } else {
+      far(o).setDouble(0, value);
+    }
+  }
+
+  /** Reads element {@code index} of an F16 buffer, widened to float. */
+  public float getF16(long index) {
+    return Halves.f16ToFloat(getShort(at(index, DType.F16)));
+  }
+
+  /** Writes element {@code index} of an F16 buffer, rounding to nearest even. */
+  public void putF16(long index, float value) {
+    putShort(at(index, DType.F16), Halves.floatToF16(value));
+  }
+
+  /** Reads element {@code index} of a BF16 buffer, widened to float. */
+  public float getBF16(long index) {
+    return Halves.bf16ToFloat(getShort(at(index, DType.BF16)));
+  }
+
+  /** Writes element {@code index} of a BF16 buffer, rounding to nearest even. */
+  public void putBF16(long index, float value) {
+    putShort(at(index, DType.BF16), Halves.floatToBf16(value));
+  }
+
+  /** Reads element {@code index} of an I8 buffer. */
+  public byte getI8(long index) {
+    return getByte(at(index, DType.I8));
+  }
+
+  /** Writes element {@code index} of an I8 buffer. */
+  public void putI8(long index, byte value) {
+    putByte(at(index, DType.I8), value);
+  }
+
+  /** Reads element {@code index} of a U8 buffer, from 0 to 255. */
+  public int getU8(long index) {
+    return getByte(at(index, DType.U8)) & 0xff;
+  }
+
+  /**
+   * Writes element {@code index} of a U8 buffer.
+   *
+   * @throws IllegalArgumentException if {@code value} is outside 0 to 255
+   */
+  public void putU8(long index, int value) {
+    long o = at(index, DType.U8);
+    unsignedRange(value, 0xff, DType.U8);
+    putByte(o, (byte) value);
+  }
+
+  /** Reads element {@code index} of a U16 buffer, from 0 to 65535. */
+  public int getU16(long index) {
+    return getShort(at(index, DType.U16)) & 0xffff;
+  }
+
+  /**
+   * Writes element {@code index} of a U16 buffer.
+   *
+   * @throws IllegalArgumentException if {@code value} is outside 0 to 65535
+   */
+  public void putU16(long index, int value) {
+    long o = at(index, DType.U16);
+    unsignedRange(value, 0xffff, DType.U16);
+    putShort(o, (short) value);
+  }
+
+  /** Reads element {@code index} of an I32 buffer. */
+  public int getI32(long index) {
+    return getInt(at(index, DType.I32));
+  }
+
+  /** Writes element {@code index} of an I32 buffer. */
+  public void putI32(long index, int value) {
+    putInt(at(index, DType.I32), value);
+  }
+
+  /** Reads element {@code index} of a U32 buffer, from 0 to 2^32 - 1. */
+  public long getU32(long index) {
+    return getInt(at(index, DType.U32)) & 0xffffffffL;
+  }
+
+  /**
+   * Writes element {@code index} of a U32 buffer.
+   *
+   * @throws IllegalArgumentException if {@code value} is outside 0 to 2^32 - 1
+   */
+  public void putU32(long index, long value) {
+    long o = at(index, DType.U32);
+    unsignedRange(value, 0xffffffffL, DType.U32);
+    putInt(o, (int) value);
+  }
+
+  /** Reads element {@code index} of an I64 buffer. */
+  public long getI64(long index) {
+    long o = at(index, DType.I64);
+    return inView(o, 8) ? hv().getLong((int) o) : far(o).getLong(0);
+  }
+
+  /** Writes element {@code index} of an I64 buffer. */
+  public void putI64(long index, long value) {
+    long o = at(index, DType.I64);
+    if (inView(o, 8)) {
+      hv().putLong((int) o, value);
+    } else {
+      far(o).setLong(0, value);
+    }
+  }
+
+  private static void unsignedRange(long value, long max, DType dtype) {
+    if (value < 0 || value > max) {
+      throw new IllegalArgumentException(value + " does not fit " + dtype + " (0 to " + max + ")");
+    }
+  }
+
+  private byte getByte(long o) {
+    return inView(o, 1) ? hv().get((int) o) : far(o).getByte(0);
+  }
+
+  private void putByte(long o, byte v) {
+    if (inView(o, 1)) {
+      hv().put((int) o, v);
+    } else {
+      far(o).setByte(0, v);
+    }
+  }
+
+  private short getShort(long o) {
+    return inView(o, 2) ? hv().getShort((int) o) : far(o).getShort(0);
+  }
+
+  private void putShort(long o, short v) {
+    if (inView(o, 2)) {
+      hv().putShort((int) o, v);
+    } else {
+      far(o).setShort(0, v);
+    }
+  }
+
+  private int getInt(long o) {
+    return inView(o, 4) ? hv().getInt((int) o) : far(o).getInt(0);
+  }
+
+  private void putInt(long o, int v) {
+    if (inView(o, 4)) {
+      hv().putInt((int) o, v);
+    } else {
+      far(o).setInt(0, v);
+    }
+  }
+
+  // ---------------------------------------------------------------- bulk copies
+
+  /** Copies {@code src} into the first {@code src.length} F32 elements. */
+  public Buffer copyFrom(float[] src) {
+    ByteBuffer w = beginWrite(bulk(src.length, DType.F32));
+    w.asFloatBuffer().put(src);
+    return endWrite(w);
+  }
+
+  /** Copies the first {@code dst.length} F32 elements into {@code dst}. */
+  public void copyTo(float[] dst) {
+    beginRead(bulk(dst.length, DType.F32)).asFloatBuffer().get(dst);
+  }
+
+  /** Copies {@code src} into the first {@code src.length} F64 elements. */
+  public Buffer copyFrom(double[] src) {
+    ByteBuffer w = beginWrite(bulk(src.length, DType.F64));
+    w.asDoubleBuffer().put(src);
+    return endWrite(w);
+  }
+
+  /** Copies the first {@code dst.length} F64 elements into {@code dst}. */
+  public void copyTo(double[] dst) {
+    beginRead(bulk(dst.length, DType.F64)).asDoubleBuffer().get(dst);
+  }
+
+  /** Copies {@code src} into the first {@code src.length} elements of an I32 or U32 buffer. */
+  public Buffer copyFrom(int[] src) {
+    ByteBuffer w = beginWrite(bulk(src.length, DType.I32, DType.U32));
+    w.asIntBuffer().put(src);
+    return endWrite(w);
+  }
+
+  /** Copies the first {@code dst.length} elements of an I32 or U32 buffer into {@code dst}. */
+  public void copyTo(int[] dst) {
+    beginRead(bulk(dst.length, DType.I32, DType.U32)).asIntBuffer().get(dst);
+  }
+
+  /** Copies {@code src} into the first {@code src.length} elements of an I64 buffer. */
+  public Buffer copyFrom(long[] src) {
+    ByteBuffer w = beginWrite(bulk(src.length, DType.I64));
+    w.asLongBuffer().put(src);
+    return endWrite(w);
+  }
+
+  /** Copies the first {@code dst.length} elements of an I64 buffer into {@code dst}. */
+  public void copyTo(long[] dst) {
+    beginRead(bulk(dst.length, DType.I64)).asLongBuffer().get(dst);
+  }
+
+  /**
+   * Copies raw 16-bit values (F16 or BF16 bit patterns, or U16) into the first {@code
+   * src.length} elements of a buffer of one of those types.
+   */
+  public Buffer copyFrom(short[] src) {
+    ByteBuffer w = beginWrite(bulk(src.length, DType.F16, DType.BF16, DType.U16));
+    w.asShortBuffer().put(src);
+    return endWrite(w);
+  }
+
+  /** Copies the first {@code dst.length} 16-bit values of an F16, BF16 or U16 buffer. */
+  public void copyTo(short[] dst) {
+    beginRead(bulk(dst.length, DType.F16, DType.BF16, DType.U16)).asShortBuffer().get(dst);
+  }
+
+  /** Copies raw bytes into the start of the buffer, whatever its dtype. */
+  public Buffer copyFrom(byte[] src) {
+    ByteBuffer w = beginWrite(rawBytes(0, src.length));
+    w.put(src);
+    return endWrite(w);
+  }
+
+  /** Copies the first {@code dst.length} raw bytes of the buffer, whatever its dtype. */
+  public void copyTo(byte[] dst) {
+    beginRead(rawBytes(0, dst.length)).get(dst);
+  }
+
+  /** Copies {@code src.remaining()} bytes into this buffer at {@code byteOffset}. */
+  public Buffer copyFrom(ByteBuffer src, long byteOffset) {
+    rawBytes(byteOffset, src.remaining());
+    Block b = block;
+    b.device.write(b.raw, byteOffset() + byteOffset, src);
+    return this;
+  }
+
+  /** Copies {@code dst.remaining()} bytes of this buffer from {@code byteOffset} into {@code dst}. */
+  public void copyTo(ByteBuffer dst, long byteOffset) {
+    rawBytes(byteOffset, dst.remaining());
+    Block b = block;
+    b.device.read(b.raw, byteOffset() + byteOffset, dst);
+  }
+
+  private long bulk(int elements, DType... accepted) {
+    Block b = live();
+    boolean ok = false;
+    for (DType d : accepted) {
+      ok |= b.dtype == d;
+    }
+    if (!ok) {
+      throw new IllegalArgumentException(
+          "a copy of " + accepted[0].byteSize() + "-byte values does not fit a buffer of "
+              + b.dtype);
+    }
+    long count = view == null ? b.elementCount : view.elementCount;
+    if (elements > count) {
+      throw new IndexOutOfBoundsException(
+          "copy of " + elements + " elements into a buffer of " + count + " elements");
+    }
+    return rawBytes(0, (long) elements * b.dtype.byteSize());
+  }
+
+  private long rawBytes(long byteOffset, long length) {
+    Block b = live();
+    Checks.range(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
+    if (length > HostMemory.MAX_VIEW) {
+      throw new IllegalArgumentException(
+          "one copy moves at most " + HostMemory.MAX_VIEW + " bytes, asked for " + length
+              + ": copy in windows through copyFrom/copyTo(ByteBuffer, offset)");
+    }
+    return length;
+  }
+
+  // Bulk copies start at this handle's first byte. Host-visible memory is written in place
+  // through a view; device-private memory is staged in a direct buffer and transferred.
+
+  private ByteBuffer beginWrite(long length) {
+    Block b = block;
+    if (b.raw.isHostVisible()) {
+      return HostMemory.view(b.raw, byteOffset(), length);
+    }
+    return ByteBuffer.allocateDirect((int) length).order(ByteOrder.nativeOrder());
+  }
+
+  private Buffer endWrite(ByteBuffer written) {
+    Block b = block;
+    if (!b.raw.isHostVisible()) {
+      written.clear();
+      b.device.write(b.raw, byteOffset(), written);
+    }
+    return this;
+  }
+
+  private ByteBuffer beginRead(long length) {
+    Block b = block;
+    if (b.raw.isHostVisible()) {
+      return HostMemory.view(b.raw, byteOffset(), length);
+    }
+    ByteBuffer staging = ByteBuffer.allocateDirect((int) length).order(ByteOrder.nativeOrder());
+    b.device.read(b.raw, byteOffset(), staging);
+    staging.flip();
+    return staging;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Hands the memory back to its owner: a pooled buffer returns to its pool's free list at once
+   * (the per-buffer release path), an owned buffer is removed from the residency set and freed.
+   * Closing a stale handle or a view does nothing, so try-with-resources is always safe.
+   */
+  @Override
+  public void close() {
+    if (view != null || !isValid()) {
+      return;
+    }
+    BufferPool pool = block.pool;
+    if (pool != null) {
+      pool.closeHandle(this);
+    } else {
+      OwnedBuffers.close(this);
+    }
+  }
+
+  @Override
+  public String toString() {
+    Block b = block;
+    if (!isValid()) {
+      return "Buffer[stale, " + b.capacity + " B device buffer, " + b.lastDeath + "]";
+    }
+    String kind = view != null ? "view at +" + view.byteOffset : b.pool != null ? "pooled" : "owned";
+    String range =
+        view != null
+            ? b.dtype + " [" + view.elementCount + "], " + view.byteLength + " B"
+            : b.describe();
+    return "Buffer[" + range + ", " + kind + ", " + b.device.name() + "]";
+  }
+}

@@ -1,0 +1,936 @@
+package dev.mlxarena;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * An arena-style pool of device buffers bound to one {@link Device}: power-of-two (or finer)
+ * buckets with a free list each, arena cycles as {@link Scope}s, and per-buffer release.
+ *
+ * <pre>{@code
+ * try (BufferPool pool = BufferPool.create(device)) {
+ *   for (int t = 0; t < tokens; t++) {
+ *     try (Scope token = pool.openScope()) {
+ *       Buffer x = token.alloc(hidden * 4, DType.F32, hidden);
+ *       ...
+ *     }
+ *   }
+ * }
+ * }</pre>
+ *
+ * <h2>Where a device buffer can be</h2>
+ * Every device buffer the pool holds is in exactly one of two places: one bucket's free list
+ * (state FREE), or behind one live handle (state LIVE), tracked by the scope that issued it. Moving
+ * between them happens only under the pool's lock, and every move out of LIVE bumps the buffer's
+ * generation, which makes all earlier handles stale (see {@link Buffer}). Release, scope close and
+ * reset recycle a buffer only if the handle's generation still matches, so mixing them can never
+ * push one buffer to a free list twice, and two later allocations can never share memory.
+ *
+ * <h2>Allocation</h2>
+ * A request of {@code n} bytes is served by bucket {@code policy.bucketIndex(n)}: the top of its
+ * free list if there is one (a reuse hit: the bytes the last user wrote are still there), else a
+ * fresh device allocation of the bucket's size, zero-filled over its whole capacity and added to
+ * the device's residency set, with one residency commit per call that changed the set. A failed
+ * call leaves the pool exactly as it was.
+ *
+ * <h2>Thread safety</h2>
+ * All methods are thread-safe; bookkeeping runs under one lock. Fresh device allocations also run
+ * under it (as PyTorch's caching allocator does around {@code cudaMalloc}): they happen during
+ * warm-up, and holding the lock keeps the memory totals exact. The steady-state path is a stack pop
+ * and a handle.
+ *
+ * <p>{@link #alloc}, {@link #allocBatch} and {@link #reset()} act on the pool's default scope,
+ * for code written against mlx-native's single-arena API.
+ */
+public final class BufferPool implements AutoCloseable {
+  private static final int STASH_LIMIT = 16;
+
+  private final Device device;
+  private final PoolOptions options;
+  private final BucketPolicy policy;
+  private final @Nullable ResidencySet residency;
+  private final ReentrantLock lock = new ReentrantLock();
+
+  // Everything below is guarded by lock.
+  private final BlockStack[] free;
+  private Block[] registry = new Block[64];
+  private int registered;
+  private final Scope defaultScope;
+  private @Nullable Scope openScopes;
+  private boolean closed;
+  /** Owned buffers registered through registerExisting; the value says whether this pool added them to the residency set. */
+  private final Map<Block, Boolean> external = new IdentityHashMap<>();
+  private final Block[][] stashedBlocks = new Block[STASH_LIMIT][];
+  private final long[][] stashedGenerations = new long[STASH_LIMIT][];
+  private int stashed;
+
+  private long activeCount;
+  private long activeBytes;
+  private long requestedBytes;
+  private long cachedCount;
+  private long cachedBytes;
+  private long heldBytes;
+  private long peakActiveBytes;
+  private long peakHeldBytes;
+  private long allocations;
+  private long freshAllocations;
+  private long reuseHits;
+  private long deviceFrees;
+  private long residencyAdds;
+  private long residencyRemoves;
+  private long residencyCommits;
+
+  private BufferPool(Device device, PoolOptions options) {
+    this.device = device;
+    this.options = options;
+    this.policy = options.getBucketPolicy();
+    this.residency = options.isResidency() ? device.residencySet() : null;
+    this.free = new BlockStack[policy.bucketCount()];
+    this.defaultScope = new Scope(this, true, new Block[16], new long[16]);
+  }
+
+  /** A pool on {@code device} with {@link PoolOptions#defaults()}. */
+  public static BufferPool create(Device device) {
+    return create(device, PoolOptions.defaults());
+  }
+
+  /** A pool on {@code device} with the given options. */
+  public static BufferPool create(Device device, PoolOptions options) {
+    Checks.notNull(device, "device");
+    Checks.notNull(options, "options");
+    return new BufferPool(device, options);
+  }
+
+  /** The device this pool allocates from. */
+  public Device device() {
+    return device;
+  }
+
+  /** The options this pool was created with. */
+  public PoolOptions options() {
+    return options;
+  }
+
+  // ================================================================ scopes
+
+  /**
+   * Opens a new arena cycle. Allocate through it, then close it (try-with-resources) to recycle
+   * everything it issued.
+   *
+   * @throws PoolClosedException if the pool is closed
+   */
+  public Scope openScope() {
+    lock.lock();
+    try {
+      ensureOpen();
+      Scope s;
+      if (stashed > 0) {
+        stashed--;
+        s = new Scope(this, false, stashedBlocks[stashed], stashedGenerations[stashed]);
+        stashedBlocks[stashed] = null;
+        stashedGenerations[stashed] = null;
+      } else {
+        s = new Scope(this, false, new Block[16], new long[16]);
+      }
+      s.next = openScopes;
+      if (openScopes != null) {
+        openScopes.prev = s;
+      }
+      openScopes = s;
+      return s;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void closeScope(Scope scope) {
+    lock.lock();
+    try {
+      if (!scope.isOpen()) {
+        return;
+      }
+      recycleScope(scope, "its scope was closed");
+      scope.markClosed();
+      unlink(scope);
+      if (stashed < STASH_LIMIT) {
+        stashedBlocks[stashed] = scope.blocks;
+        stashedGenerations[stashed] = scope.generations;
+        stashed++;
+      }
+      scope.blocks = Scope.NO_BLOCKS;
+      scope.generations = Scope.NO_GENERATIONS;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void unlink(Scope s) {
+    if (s.prev != null) {
+      s.prev.next = s.next;
+    } else if (openScopes == s) {
+      openScopes = s.next;
+    }
+    if (s.next != null) {
+      s.next.prev = s.prev;
+    }
+    s.prev = null;
+    s.next = null;
+  }
+
+  /** Recycles every buffer {@code scope} issued whose handle is still live; empties its record. */
+  private void recycleScope(Scope scope, String why) {
+    Block[] bs = scope.blocks;
+    long[] gs = scope.generations;
+    for (int i = 0, n = scope.count; i < n; i++) {
+      Block b = bs[i];
+      if (b.generation == gs[i]) {
+        recycle(b, why);
+      }
+      bs[i] = null;
+    }
+    scope.count = 0;
+  }
+
+  // ================================================================ allocation
+
+  /**
+   * Allocates from the pool's default scope: {@code bytes / dtype.byteSize()} elements in one
+   * dimension. Recycled by {@link #reset()}, {@link #release} or the buffer's close.
+   *
+   * @see Scope#alloc(long, DType)
+   */
+  public Buffer alloc(long bytes, DType dtype) {
+    return allocate(defaultScope, bytes, dtype, Scope.NO_SHAPE);
+  }
+
+  /**
+   * Allocates from the pool's default scope with the given shape.
+   *
+   * @see Scope#alloc(long, DType, long...)
+   */
+  public Buffer alloc(long bytes, DType dtype, long... shape) {
+    return allocate(defaultScope, bytes, dtype, shape);
+  }
+
+  /**
+   * Allocates every request from the default scope, or none, with one residency commit.
+   *
+   * @see Scope#allocBatch(List)
+   */
+  public List<Buffer> allocBatch(List<AllocRequest> requests) {
+    return allocateBatch(defaultScope, requests);
+  }
+
+  Buffer allocate(Scope scope, long bytes, DType dtype, long[] shape) {
+    long elements = Checks.elements(bytes, dtype, shape);
+    int bucket = policy.bucketIndex(bytes);
+    lock.lock();
+    try {
+      ensureUsable(scope);
+      Block b = popFree(bucket);
+      if (b == null) {
+        b = fresh(bucket, bytes);
+        commitResidency();
+      } else {
+        reuseHits++;
+      }
+      return issue(scope, b, dtype, bytes, elements, shape);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  List<Buffer> allocateBatch(Scope scope, List<AllocRequest> requests) {
+    Checks.notNull(requests, "requests");
+    int n = requests.size();
+    long[] elements = new long[n];
+    int[] buckets = new int[n];
+    for (int i = 0; i < n; i++) {
+      AllocRequest r = Checks.notNull(requests.get(i), "requests[" + i + "]");
+      try {
+        elements[i] = Checks.elements(r.bytes(), r.dtype(), r.shapeUnsafe());
+        buckets[i] = policy.bucketIndex(r.bytes());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("requests[" + i + "]: " + e.getMessage(), e);
+      }
+    }
+    lock.lock();
+    try {
+      ensureUsable(scope);
+      Block[] taken = new Block[n];
+      boolean[] isFresh = new boolean[n];
+      long peakBefore = peakHeldBytes;
+      int i = 0;
+      try {
+        for (; i < n; i++) {
+          Block b = popFree(buckets[i]);
+          if (b == null) {
+            b = fresh(buckets[i], requests.get(i).bytes());
+            isFresh[i] = true;
+          }
+          taken[i] = b;
+        }
+      } catch (RuntimeException e) {
+        // Undo in reverse order, so every free list is restored to its exact former order.
+        for (int j = i - 1; j >= 0; j--) {
+          if (isFresh[j]) {
+            undoFresh(taken[j]);
+          } else {
+            pushFree(taken[j]);
+          }
+        }
+        peakHeldBytes = peakBefore;
+        throw e;
+      }
+      boolean anyFresh = false;
+      List<Buffer> out = new ArrayList<>(n);
+      for (int j = 0; j < n; j++) {
+        AllocRequest r = requests.get(j);
+        anyFresh |= isFresh[j];
+        reuseHits += isFresh[j] ? 0 : 1;
+        out.add(issue(scope, taken[j], r.dtype(), r.bytes(), elements[j], r.shapeUnsafe()));
+      }
+      if (anyFresh) {
+        commitResidency();
+      }
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Gives back a block {@link #fresh} made earlier in a batch that then failed. */
+  private void undoFresh(Block b) {
+    if (residency != null) {
+      residency.remove(b.raw);
+      residencyAdds--;
+    }
+    unregister(b);
+    heldBytes -= b.capacity;
+    freshAllocations--;
+    b.state = Block.GONE;
+    device.free(b.raw);
+  }
+
+  private @Nullable Block popFree(int bucket) {
+    BlockStack stack = free[bucket];
+    Block b = stack == null ? null : stack.pop();
+    if (b != null) {
+      cachedCount--;
+      cachedBytes -= b.capacity;
+    }
+    return b;
+  }
+
+  private void pushFree(Block b) {
+    BlockStack stack = free[b.bucket];
+    if (stack == null) {
+      stack = new BlockStack();
+      free[b.bucket] = stack;
+    }
+    b.state = Block.FREE;
+    stack.push(b);
+    cachedCount++;
+    cachedBytes += b.capacity;
+  }
+
+  /**
+   * Takes a new device buffer for {@code bucket}, zero-filled and added (not committed) to the
+   * residency set. On failure nothing has changed.
+   */
+  private Block fresh(int bucket, long requested) {
+    long capacity = policy.sizeOfBucket(bucket);
+    DeviceBuffer raw;
+    try {
+      raw = device.allocate(capacity);
+    } catch (BufferAllocationException e) {
+      throw new BufferAllocationException(
+          "device " + device.name() + " refused " + capacity + " bytes (bucket for a request of "
+              + requested + " bytes; pool holds " + heldBytes + " bytes, " + cachedBytes
+              + " of them cached): " + e.getMessage(),
+          capacity,
+          e);
+    }
+    Block b = new Block(device, raw, this, bucket, capacity);
+    try {
+      device.fillZero(raw, 0, capacity);
+      if (residency != null) {
+        residency.add(raw);
+      }
+    } catch (RuntimeException e) {
+      device.free(raw);
+      throw e;
+    }
+    if (residency != null) {
+      residencyAdds++;
+    }
+    register(b);
+    heldBytes += capacity;
+    peakHeldBytes = Math.max(peakHeldBytes, heldBytes);
+    freshAllocations++;
+    return b;
+  }
+
+  private Buffer issue(Scope scope, Block b, DType dtype, long bytes, long elements, long[] shape) {
+    b.state = Block.LIVE;
+    b.lease(dtype, bytes, elements, shape);
+    activeCount++;
+    activeBytes += b.capacity;
+    requestedBytes += bytes;
+    if (activeBytes > peakActiveBytes) {
+      peakActiveBytes = activeBytes;
+    }
+    allocations++;
+    long generation = b.generation;
+    scope.track(b, generation);
+    b.lastDeath = "live";
+    return new Buffer(b, generation);
+  }
+
+  /** LIVE to FREE: kills every handle to {@code b} and pushes it on its bucket's free list. */
+  private void recycle(Block b, String why) {
+    b.kill(why);
+    activeCount--;
+    activeBytes -= b.capacity;
+    requestedBytes -= b.byteLength;
+    pushFree(b);
+  }
+
+  // ================================================================ release and reset
+
+  /**
+   * Returns one pooled buffer to its free list now, before its scope closes. The handle (and its
+   * views) become stale; the scope will not recycle it again.
+   *
+   * @throws StaleBufferException if the handle is already stale
+   * @throws IllegalArgumentException if the buffer is a view, owned, or from another pool
+   * @throws PoolClosedException if the pool is closed
+   */
+  public void release(Buffer buffer) {
+    Block b = requireOwnPooled(buffer, "release");
+    lock.lock();
+    try {
+      ensureOpen();
+      if (b.generation != buffer.generation) {
+        throw buffer.staleException();
+      }
+      recycle(b, "it was released");
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** {@link Buffer#close()} of a pooled handle: like release, but a stale handle is a no-op. */
+  void closeHandle(Buffer buffer) {
+    Block b = buffer.block;
+    lock.lock();
+    try {
+      if (!closed && b.generation == buffer.generation && b.state == Block.LIVE) {
+        recycle(b, "it was closed");
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Ends the default scope's cycle: every buffer allocated through {@link #alloc} and {@link
+   * #allocBatch} and not yet released returns to the free lists, and its handle becomes stale.
+   * Buffers of other scopes and registered buffers are untouched. A reset with nothing allocated
+   * is a no-op.
+   *
+   * @throws PoolClosedException if the pool is closed
+   */
+  public void reset() {
+    lock.lock();
+    try {
+      ensureOpen();
+      recycleScope(defaultScope, "the pool was reset");
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ================================================================ registered buffers
+
+  /**
+   * Registers an owned buffer (weights, a KV cache) with this pool without pooling it, as
+   * mlx-native's {@code register_existing}: it is added to the residency set unless it already
+   * carries its own registration, it is never recycled by {@link #reset()} or scope close, and
+   * it stays valid when the pool closes (the pool only drops the registration it added).
+   * Registering the same buffer twice is a no-op.
+   *
+   * @throws StaleBufferException if the buffer was already closed
+   * @throws IllegalArgumentException if the buffer is pooled, a view, or of another device
+   * @throws PoolClosedException if the pool is closed
+   */
+  public void registerExisting(Buffer buffer) {
+    Checks.notNull(buffer, "buffer");
+    Block b = buffer.block;
+    if (buffer.isView()) {
+      throw new IllegalArgumentException(
+          "cannot register a slice view; register the buffer it was sliced from");
+    }
+    if (!buffer.isValid()) {
+      throw buffer.staleException();
+    }
+    if (b.pool != null) {
+      throw new IllegalArgumentException(
+          "registerExisting takes owned buffers (Device.allocBuffer or adopt); " + buffer
+              + " is pooled" + (b.pool == this ? " by this pool" : " by another pool"));
+    }
+    if (b.device != device) {
+      throw new IllegalArgumentException(
+          "buffer belongs to device " + b.device.name() + ", this pool's device is "
+              + device.name());
+    }
+    lock.lock();
+    try {
+      ensureOpen();
+      synchronized (b) {
+        if (b.generation != buffer.generation) {
+          throw buffer.staleException();
+        }
+        if (external.containsKey(b)) {
+          return;
+        }
+        boolean add = residency != null && !b.ownResidency && !residency.contains(b.raw);
+        if (add) {
+          residency.add(b.raw);
+          residencyAdds++;
+          commitResidency();
+        }
+        external.put(b, add);
+        BufferPool[] pools = b.registeredWith;
+        if (pools == null) {
+          b.registeredWith = new BufferPool[] {this};
+        } else {
+          BufferPool[] grown = Arrays.copyOf(pools, pools.length + 1);
+          grown[pools.length] = this;
+          b.registeredWith = grown;
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether {@code buffer} is registered with this pool through {@link #registerExisting}. */
+  public boolean isRegistered(Buffer buffer) {
+    lock.lock();
+    try {
+      return external.containsKey(buffer.block) && buffer.isValid();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Called by an owned buffer's close, before the memory is freed. */
+  void forgetExternal(Block b) {
+    lock.lock();
+    try {
+      Boolean added = external.remove(b);
+      if (Boolean.TRUE.equals(added) && residency != null && !closed) {
+        residency.remove(b.raw);
+        residencyRemoves++;
+        commitResidency();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ================================================================ eviction and close
+
+  /**
+   * Frees every buffer in the free lists back to the device, removing them from the residency set
+   * with one commit. Live buffers are untouched.
+   *
+   * @throws PoolClosedException if the pool is closed
+   */
+  public void clear() {
+    lock.lock();
+    try {
+      ensureOpen();
+      RuntimeException failure = null;
+      int removed = 0;
+      for (BlockStack stack : free) {
+        if (stack == null) {
+          continue;
+        }
+        for (Block b = stack.pop(); b != null; b = stack.pop()) {
+          cachedCount--;
+          cachedBytes -= b.capacity;
+          removed += residency != null ? 1 : 0;
+          failure = freeBlock(b, "the pool was cleared", failure);
+        }
+      }
+      if (removed > 0) {
+        commitResidency();
+      }
+      if (failure != null) {
+        throw failure;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Closes the pool: closes every open scope, makes every pooled handle stale, frees every device
+   * buffer the pool holds, and drops the residency registrations it made (with one commit).
+   * Registered owned buffers stay valid. Idempotent.
+   */
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      for (Scope s = openScopes; s != null; ) {
+        Scope next = s.next;
+        recycleScope(s, "its pool was closed");
+        s.markClosed();
+        s.prev = null;
+        s.next = null;
+        s = next;
+      }
+      openScopes = null;
+      recycleScope(defaultScope, "its pool was closed");
+      defaultScope.markClosed();
+      RuntimeException failure = null;
+      boolean changed = false;
+      while (registered > 0) {
+        Block b = registry[registered - 1];
+        changed |= residency != null;
+        failure = freeBlock(b, "its pool was closed", failure);
+      }
+      Arrays.fill(free, null);
+      cachedCount = 0;
+      cachedBytes = 0;
+      for (Map.Entry<Block, Boolean> e : external.entrySet()) {
+        Block b = e.getKey();
+        synchronized (b) {
+          b.registeredWith = without(b.registeredWith, this);
+        }
+        if (e.getValue() && residency != null) {
+          residency.remove(b.raw);
+          residencyRemoves++;
+          changed = true;
+        }
+      }
+      external.clear();
+      if (changed && residency != null) {
+        commitResidency();
+      }
+      if (failure != null) {
+        throw failure;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static BufferPool @Nullable [] without(BufferPool @Nullable [] pools, BufferPool p) {
+    if (pools == null) {
+      return null;
+    }
+    BufferPool[] kept = Arrays.stream(pools).filter(x -> x != p).toArray(BufferPool[]::new);
+    return kept.length == 0 ? null : kept;
+  }
+
+  /** Whether {@link #close()} was called. */
+  public boolean isClosed() {
+    lock.lock();
+    try {
+      return closed;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Removes a FREE (or, at close, any) block from the pool and gives it back to the device. A
+   * device failure is collected, not thrown, so the rest of the cleanup still happens.
+   */
+  private @Nullable RuntimeException freeBlock(
+      Block b, String why, @Nullable RuntimeException failure) {
+    if (b.state == Block.LIVE) {
+      b.kill(why);
+    } else {
+      b.lastDeath = why;
+    }
+    b.state = Block.GONE;
+    unregister(b);
+    heldBytes -= b.capacity;
+    deviceFrees++;
+    try {
+      if (residency != null) {
+        residency.remove(b.raw);
+        residencyRemoves++;
+      }
+      device.free(b.raw);
+    } catch (RuntimeException e) {
+      if (failure == null) {
+        return e;
+      }
+      failure.addSuppressed(e);
+    }
+    return failure;
+  }
+
+  // ================================================================ queries
+
+  /** The number of buffers waiting in the free lists. */
+  public int freeCount() {
+    lock.lock();
+    try {
+      return (int) cachedCount;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The number of buffers waiting in the free lists of the bucket that serves {@code bytes}. */
+  public int freeCount(long bytes) {
+    int bucket = policy.bucketIndex(bytes);
+    lock.lock();
+    try {
+      BlockStack s = free[bucket];
+      return s == null ? 0 : s.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The total capacity, in bytes, of the buffers in the free lists. */
+  public long freeBytes() {
+    lock.lock();
+    try {
+      return cachedBytes;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The number of live pooled buffers, across all scopes. */
+  public int inUseCount() {
+    lock.lock();
+    try {
+      return (int) activeCount;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** A consistent snapshot of the pool's counters. */
+  public PoolStats stats() {
+    lock.lock();
+    try {
+      return new PoolStats(
+          activeCount,
+          activeBytes,
+          requestedBytes,
+          cachedCount,
+          cachedBytes,
+          registered,
+          heldBytes,
+          peakActiveBytes,
+          peakHeldBytes,
+          allocations,
+          freshAllocations,
+          reuseHits,
+          deviceFrees,
+          residencyAdds,
+          residencyRemoves,
+          residencyCommits);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The capacity a request of {@code bytes} bytes is given, under this pool's bucket policy. */
+  public long bucketSize(long bytes) {
+    return policy.bucketSize(bytes);
+  }
+
+  /**
+   * The device buffers this pool holds, live and free, for tests and diagnostics that check the
+   * pool's invariants. The list is a snapshot.
+   */
+  List<DeviceBuffer> heldDeviceBuffers() {
+    lock.lock();
+    try {
+      List<DeviceBuffer> out = new ArrayList<>(registered);
+      for (int i = 0; i < registered; i++) {
+        out.add(registry[i].raw);
+      }
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The device buffers in the free lists, bucket by bucket, for invariant checks. */
+  List<DeviceBuffer> freeDeviceBuffers() {
+    lock.lock();
+    try {
+      List<DeviceBuffer> out = new ArrayList<>();
+      for (BlockStack s : free) {
+        if (s != null) {
+          for (int i = 0; i < s.size(); i++) {
+            out.add(s.get(i).raw);
+          }
+        }
+      }
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Checks the pool's internal invariants and returns a description of the first violation, or
+   * {@code null}: every held buffer is in exactly one place (A2), free-list entries are FREE and in
+   * their own bucket, the counters match the blocks (C1), and every held buffer is in the residency
+   * set (R1). For tests and diagnostics; takes the lock.
+   */
+  @Nullable String verify() {
+    lock.lock();
+    try {
+      Map<Block, Boolean> seen = new IdentityHashMap<>();
+      long live = 0;
+      long liveBytes = 0;
+      long requested = 0;
+      long held = 0;
+      for (int i = 0; i < registered; i++) {
+        Block b = registry[i];
+        if (b.registryIndex != i || b.pool != this) {
+          return "registry slot " + i + " holds a block indexed " + b.registryIndex;
+        }
+        if (seen.put(b, Boolean.FALSE) != null) {
+          return "block registered twice: " + b.raw;
+        }
+        held += b.capacity;
+        if (b.state == Block.LIVE) {
+          live++;
+          liveBytes += b.capacity;
+          requested += b.byteLength;
+        } else if (b.state != Block.FREE) {
+          return "held block in state " + b.state + ": " + b.raw;
+        }
+        if (residency != null && !residency.contains(b.raw)) {
+          return "held block missing from the residency set: " + b.raw;
+        }
+      }
+      long freeCount = 0;
+      long freeBytes = 0;
+      for (int bucket = 0; bucket < free.length; bucket++) {
+        BlockStack s = free[bucket];
+        for (int i = 0; s != null && i < s.size(); i++) {
+          Block b = s.get(i);
+          if (b.state != Block.FREE) {
+            return "free list of bucket " + bucket + " holds a block in state " + b.state;
+          }
+          if (b.bucket != bucket) {
+            return "block of bucket " + b.bucket + " in the free list of bucket " + bucket;
+          }
+          if (!Boolean.FALSE.equals(seen.put(b, Boolean.TRUE))) {
+            return "free-list entry that is unregistered or listed twice: " + b.raw;
+          }
+          freeCount++;
+          freeBytes += b.capacity;
+        }
+      }
+      if (freeCount + live != registered) {
+        return "held " + registered + " != free " + freeCount + " + live " + live;
+      }
+      if (live != activeCount || liveBytes != activeBytes || requested != requestedBytes) {
+        return "active counters " + activeCount + "/" + activeBytes + "/" + requestedBytes
+            + " != blocks " + live + "/" + liveBytes + "/" + requested;
+      }
+      if (freeCount != cachedCount || freeBytes != cachedBytes || held != heldBytes) {
+        return "cached/held counters " + cachedCount + "/" + cachedBytes + "/" + heldBytes
+            + " != blocks " + freeCount + "/" + freeBytes + "/" + held;
+      }
+      return null;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public String toString() {
+    lock.lock();
+    try {
+      return "BufferPool[" + device.name() + ", " + policy + (closed ? ", closed" : "")
+          + ", active " + activeCount + " (" + activeBytes + " B), cached " + cachedCount + " ("
+          + cachedBytes + " B)]";
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ================================================================ helpers
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new PoolClosedException("the pool on " + device.name() + " is closed");
+    }
+  }
+
+  private void ensureUsable(Scope scope) {
+    ensureOpen();
+    if (!scope.isOpen()) {
+      throw new IllegalStateException("cannot allocate through a closed scope: " + scope);
+    }
+  }
+
+  private Block requireOwnPooled(Buffer buffer, String op) {
+    Checks.notNull(buffer, "buffer");
+    Block b = buffer.block;
+    if (buffer.isView()) {
+      throw new IllegalArgumentException(
+          "cannot " + op + " a slice view; " + op + " the buffer it was sliced from");
+    }
+    if (b.pool == null) {
+      throw new IllegalArgumentException(
+          "cannot " + op + " an owned buffer (from Device.allocBuffer); close it instead");
+    }
+    if (b.pool != this) {
+      throw new IllegalArgumentException("cannot " + op + " a buffer of another pool");
+    }
+    return b;
+  }
+
+  private void commitResidency() {
+    if (residency != null) {
+      residency.commit();
+      residencyCommits++;
+    }
+  }
+
+  private void register(Block b) {
+    if (registered == registry.length) {
+      registry = Arrays.copyOf(registry, registered * 2);
+    }
+    b.registryIndex = registered;
+    registry[registered++] = b;
+  }
+
+  private void unregister(Block b) {
+    int i = b.registryIndex;
+    Block last = registry[--registered];
+    registry[i] = last;
+    last.registryIndex = i;
+    registry[registered] = null;
+    b.registryIndex = -1;
+  }
+}

@@ -1,0 +1,49 @@
+package dev.mlxarena;
+
+/**
+ * A consistent snapshot of a pool's counters, taken under the pool's lock.
+ *
+ * <p>"Active" buffers are live pooled handles; "cached" ones sit in the free lists; "held" is
+ * everything the pool holds from its device (active plus cached). Byte figures are capacities
+ * (bucket sizes) except {@code requestedBytes}, the sum of the lengths asked for by live handles.
+ *
+ * @param activeCount live pooled buffers
+ * @param activeBytes capacity of the live pooled buffers
+ * @param requestedBytes bytes requested by the live pooled buffers (at most {@code activeBytes})
+ * @param cachedCount buffers in the free lists
+ * @param cachedBytes capacity in the free lists
+ * @param heldCount device buffers the pool holds
+ * @param heldBytes bytes the pool holds from the device
+ * @param peakActiveBytes the highest {@code activeBytes} since the pool was created
+ * @param peakHeldBytes the highest {@code heldBytes} since the pool was created
+ * @param allocations pooled allocations served, in total
+ * @param freshAllocations allocations that went to the device
+ * @param reuseHits allocations served from a free list
+ * @param deviceFrees device buffers given back to the device
+ * @param residencyAdds buffers this pool added to the residency set
+ * @param residencyRemoves buffers this pool removed from the residency set
+ * @param residencyCommits residency commits this pool made
+ */
+public record PoolStats(
+    long activeCount,
+    long activeBytes,
+    long requestedBytes,
+    long cachedCount,
+    long cachedBytes,
+    long heldCount,
+    long heldBytes,
+    long peakActiveBytes,
+    long peakHeldBytes,
+    long allocations,
+    long freshAllocations,
+    long reuseHits,
+    long deviceFrees,
+    long residencyAdds,
+    long residencyRemoves,
+    long residencyCommits) {
+
+  /** The share of allocations served from a free list, from 0 to 1 ({@code 0} before any). */
+  public double reuseRate() {
+    return allocations == 0 ? 0 : (double) reuseHits / allocations;
+  }
+}

@@ -1,0 +1,121 @@
+package dev.mlxarena.host;
+
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import dev.mlxarena.BufferAllocationException;
+import dev.mlxarena.Device;
+import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.ResidencySet;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Native host memory as a {@link Device}: {@code malloc} and {@code free} through JNA, with 64-bit
+ * sizes. Like Metal's recycled pages, a fresh allocation is not zeroed by the device (the pool
+ * zero-fills it). It has no residency set.
+ *
+ * <p>Each buffer can be freed once; a second free throws instead of corrupting the C heap, so a
+ * pool bug surfaces as an exception. Thread-safe.
+ */
+public final class HostDevice implements Device {
+
+  private static final class HostBuffer implements DeviceBuffer {
+    final long address;
+    final long capacity;
+    final AtomicBoolean freed = new AtomicBoolean();
+
+    HostBuffer(long address, long capacity) {
+      this.address = address;
+      this.capacity = capacity;
+    }
+
+    @Override
+    public long capacity() {
+      return capacity;
+    }
+
+    @Override
+    public long nativeHandle() {
+      return address;
+    }
+
+    @Override
+    public long hostAddress() {
+      return address;
+    }
+
+    @Override
+    public String toString() {
+      return "HostBuffer[0x" + Long.toHexString(address) + ", " + capacity + " B]";
+    }
+  }
+
+  private HostDevice() {}
+
+  /** A host device. Instances are independent; buffers must be freed by the one that made them. */
+  public static HostDevice create() {
+    return new HostDevice();
+  }
+
+  @Override
+  public String name() {
+    return "host";
+  }
+
+  @Override
+  public DeviceBuffer allocate(long bytes) {
+    if (bytes < 1) {
+      throw new IllegalArgumentException("allocation of " + bytes + " bytes: must be at least 1");
+    }
+    long address = Native.malloc(bytes);
+    if (address == 0) {
+      throw new BufferAllocationException("host malloc of " + bytes + " bytes failed", bytes);
+    }
+    return new HostBuffer(address, bytes);
+  }
+
+  @Override
+  public void free(DeviceBuffer buffer) {
+    HostBuffer b = own(buffer);
+    if (!b.freed.compareAndSet(false, true)) {
+      throw new IllegalStateException("double free of " + b);
+    }
+    Native.free(b.address);
+  }
+
+  @Override
+  public void fillZero(DeviceBuffer buffer, long offset, long length) {
+    HostBuffer b = own(buffer);
+    if (offset < 0 || length < 0 || offset > b.capacity - length) {
+      throw new IndexOutOfBoundsException(
+          "zero-fill of [" + offset + ", +" + length + ") outside " + b.capacity + " bytes");
+    }
+    new Pointer(b.address).setMemory(offset, length, (byte) 0);
+  }
+
+  @Override
+  public @Nullable ResidencySet residencySet() {
+    return null;
+  }
+
+  @Override
+  public void close() {
+    // Host memory needs no device-level teardown; buffers are freed individually.
+  }
+
+  private HostBuffer own(DeviceBuffer buffer) {
+    if (!(buffer instanceof HostBuffer)) {
+      throw new IllegalArgumentException(buffer + " was not allocated by the host device");
+    }
+    HostBuffer b = (HostBuffer) buffer;
+    if (b.freed.get()) {
+      throw new IllegalStateException("use of freed " + b);
+    }
+    return b;
+  }
+
+  @Override
+  public String toString() {
+    return "HostDevice";
+  }
+}

@@ -1,0 +1,24 @@
+package dev.mlxarena;
+
+import dev.mlxarena.testing.DeviceHarness;
+import dev.mlxarena.testing.TestDevice;
+import org.junit.jupiter.api.Nested;
+
+/** The pool contracts on host memory that starts as garbage, with a counting residency set. */
+class TestDevicePoolTest {
+  @Nested
+  class Contract extends PoolContractTest {
+    @Override
+    protected DeviceHarness newHarness() {
+      return TestDevice.withResidency();
+    }
+  }
+
+  @Nested
+  class ResidencyAndFaults extends ResidencyAndFaultContractTest {
+    @Override
+    protected DeviceHarness newHarness() {
+      return TestDevice.withResidency();
+    }
+  }
+}

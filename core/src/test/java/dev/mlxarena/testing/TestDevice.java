@@ -1,0 +1,156 @@
+package dev.mlxarena.testing;
+
+import dev.mlxarena.BufferAllocationException;
+import dev.mlxarena.Device;
+import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.ResidencySet;
+import dev.mlxarena.host.HostDevice;
+import java.nio.ByteBuffer;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A device for tests over another device (host memory by default): fills fresh allocations with
+ * garbage, as Metal's recycled pages can be; keeps a counting residency set; tracks live
+ * allocations for leak checks; and fails allocations on demand.
+ */
+public final class TestDevice implements Device, DeviceHarness {
+  /** The byte every fresh allocation is filled with. */
+  public static final byte GARBAGE = (byte) 0xA5;
+
+  private final Device inner;
+  private final @Nullable CountingResidencySet residency;
+  private final Set<DeviceBuffer> live = Collections.newSetFromMap(new IdentityHashMap<>());
+  private long allocations;
+  private long frees;
+  private long failAtAllocation = -1;
+  private long failAbove = Long.MAX_VALUE;
+
+  public TestDevice(Device inner, boolean withResidency) {
+    this.inner = inner;
+    this.residency = withResidency ? new CountingResidencySet() : null;
+  }
+
+  /** Host memory with a counting residency set. */
+  public static TestDevice withResidency() {
+    return new TestDevice(HostDevice.create(), true);
+  }
+
+  /** Host memory without a residency set. */
+  public static TestDevice withoutResidency() {
+    return new TestDevice(HostDevice.create(), false);
+  }
+
+  @Override
+  public synchronized void failNthAllocation(long n) {
+    failAtAllocation = allocations + n;
+  }
+
+  @Override
+  public synchronized void failAbove(long bytes) {
+    failAbove = bytes;
+  }
+
+  @Override
+  public Device device() {
+    return this;
+  }
+
+  @Override
+  public boolean freshMemoryIsGarbage() {
+    return true;
+  }
+
+  @Override
+  public @Nullable ResidencyProbe residency() {
+    return residency;
+  }
+
+  @Override
+  public String name() {
+    return "test(" + inner.name() + ")";
+  }
+
+  @Override
+  public synchronized DeviceBuffer allocate(long bytes) {
+    long n = allocations + 1;
+    if (n == failAtAllocation || bytes > failAbove) {
+      if (n == failAtAllocation) {
+        failAtAllocation = -1;
+      }
+      throw new BufferAllocationException("injected failure for " + bytes + " bytes", bytes);
+    }
+    DeviceBuffer b = inner.allocate(bytes);
+    allocations = n;
+    ByteBuffer garbage = ByteBuffer.allocate((int) Math.min(bytes, 1 << 20));
+    for (int i = 0; i < garbage.capacity(); i++) {
+      garbage.put(i, GARBAGE);
+    }
+    for (long off = 0; off < bytes; off += garbage.capacity()) {
+      garbage.clear().limit((int) Math.min(garbage.capacity(), bytes - off));
+      inner.write(b, off, garbage);
+    }
+    live.add(b);
+    return b;
+  }
+
+  @Override
+  public synchronized void free(DeviceBuffer buffer) {
+    if (!live.remove(buffer)) {
+      throw new IllegalStateException("free of " + buffer + ", which is not live on " + name());
+    }
+    if (residency != null && residency.contains(buffer)) {
+      throw new IllegalStateException("free of " + buffer + " while it is still in the residency set");
+    }
+    frees++;
+    inner.free(buffer);
+  }
+
+  @Override
+  public void fillZero(DeviceBuffer buffer, long offset, long length) {
+    inner.fillZero(buffer, offset, length);
+  }
+
+  @Override
+  public void write(DeviceBuffer dst, long dstOffset, ByteBuffer src) {
+    inner.write(dst, dstOffset, src);
+  }
+
+  @Override
+  public void read(DeviceBuffer src, long srcOffset, ByteBuffer dst) {
+    inner.read(src, srcOffset, dst);
+  }
+
+  @Override
+  public @Nullable ResidencySet residencySet() {
+    return residency;
+  }
+
+  /** The counting residency set; fails if this device has none. */
+  public CountingResidencySet counting() {
+    if (residency == null) {
+      throw new IllegalStateException("this test device has no residency set");
+    }
+    return residency;
+  }
+
+  @Override
+  public synchronized int liveAllocations() {
+    return live.size();
+  }
+
+  public synchronized long allocations() {
+    return allocations;
+  }
+
+  public synchronized long frees() {
+    return frees;
+  }
+
+  @Override
+  public void close() {
+    inner.close();
+  }
+}
