@@ -1,5 +1,7 @@
 package dev.mlxarena;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
@@ -19,11 +21,22 @@ import org.jspecify.annotations.Nullable;
  * rather than in the handle (which stays small: the hot path allocates only the handle). They are
  * meaningful only while the generation matches; stale handles check first and never read them.
  *
- * <p>All mutable fields except {@link #generation} are guarded by the owning pool's lock (or, for
- * owned buffers, by the block itself); {@code generation} is volatile so that a handle's liveness
- * check needs no lock.
+ * <p>All mutable fields except {@code generation} are guarded by the owning pool's lock (or, for
+ * owned buffers, by the block itself). {@code generation} is written only under that lock, with
+ * release ordering, and read with acquire ordering, so that a handle's liveness check needs no
+ * lock; on x86 both are plain moves, which keeps recycling a scope free of fences.
  */
 final class Block {
+  private static final VarHandle GENERATION;
+
+  static {
+    try {
+      GENERATION = MethodHandles.lookup().findVarHandle(Block.class, "generation", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
   static final int FREE = 0;
   static final int LIVE = 1;
   static final int OWNED = 2;
@@ -37,10 +50,34 @@ final class Block {
   final int bucket;
   final long capacity;
 
-  volatile long generation;
+  private long generation;
   int state;
-  /** Why the last handle died, for the stale handle's message. */
-  String lastDeath = "never issued";
+  /** Why the last handle died (a {@code DEATH_*} code), for the stale handle's message. */
+  byte lastDeath = DEATH_NONE;
+
+  // Death codes are bytes, not strings, so recycling stores no references (see BufferPool).
+  static final byte DEATH_NONE = 0;
+  static final byte DEATH_RELEASED = 1;
+  static final byte DEATH_CLOSED = 2;
+  static final byte DEATH_SCOPE_CLOSED = 3;
+  static final byte DEATH_RESET = 4;
+  static final byte DEATH_CLEARED = 5;
+  static final byte DEATH_POOL_CLOSED = 6;
+  static final byte DEATH_OWNED_CLOSED = 7;
+  private static final String[] DEATHS = {
+    "never handed back",
+    "it was released",
+    "it was closed",
+    "its scope was closed",
+    "the pool was reset",
+    "the pool was cleared",
+    "its pool was closed",
+    "the owned buffer was closed"
+  };
+
+  String deathReason() {
+    return DEATHS[lastDeath];
+  }
 
   DType dtype = DType.U8;
   long byteLength;
@@ -67,11 +104,17 @@ final class Block {
 
   /** Records the metadata of a new lease; reuses the shape array when the rank matches. */
   void lease(DType dtype, long byteLength, long elementCount, long[] shape) {
-    this.dtype = dtype;
+    // Reference fields are written only when they change: a reference store into an old object
+    // costs a GC write barrier, and in steady state a bucket is reused for the same dtype.
+    if (this.dtype != dtype) {
+      this.dtype = dtype;
+    }
     this.byteLength = byteLength;
     this.elementCount = elementCount;
     if (shape.length == 0) {
-      this.shape = null;
+      if (this.shape != null) {
+        this.shape = null;
+      }
     } else if (this.shape != null && this.shape.length == shape.length) {
       System.arraycopy(shape, 0, this.shape, 0, shape.length);
     } else {
@@ -80,9 +123,14 @@ final class Block {
   }
 
   /** Ends the current lease: every handle issued so far becomes stale. */
-  void kill(String why) {
+  void kill(byte why) {
     lastDeath = why;
-    generation = generation + 1;
+    GENERATION.setRelease(this, generation + 1);
+  }
+
+  /** The current generation, read with acquire ordering. */
+  long generation() {
+    return (long) GENERATION.getAcquire(this);
   }
 
   long[] shapeCopy() {

@@ -65,12 +65,12 @@ public final class Buffer implements AutoCloseable {
 
   /** Whether this handle may still be used: its memory has not been handed back. */
   public boolean isValid() {
-    return block.generation == generation;
+    return block.generation() == generation;
   }
 
   private Block live() {
     Block b = block;
-    if (b.generation != generation) {
+    if (b.generation() != generation) {
       throw staleException();
     }
     return b;
@@ -79,8 +79,8 @@ public final class Buffer implements AutoCloseable {
   StaleBufferException staleException() {
     return new StaleBufferException(
         "stale buffer handle: its " + block.capacity + "-byte device buffer was handed back ("
-            + block.lastDeath + "; handle generation " + generation + ", memory now at "
-            + block.generation + "). A handle must not be used after its scope closes or after"
+            + block.deathReason() + "; handle generation " + generation + ", memory now at "
+            + block.generation() + "). A handle must not be used after its scope closes or after"
             + " release, reset or close.");
   }
 
@@ -583,7 +583,7 @@ public final class Buffer implements AutoCloseable {
   public String toString() {
     Block b = block;
     if (!isValid()) {
-      return "Buffer[stale, " + b.capacity + " B device buffer, " + b.lastDeath + "]";
+      return "Buffer[stale, " + b.capacity + " B device buffer, " + b.deathReason() + "]";
     }
     String kind = view != null ? "view at +" + view.byteOffset : b.pool != null ? "pooled" : "owned";
     String range =

@@ -5,7 +5,6 @@ import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -39,7 +38,8 @@ import org.jspecify.annotations.Nullable;
  * call leaves the pool exactly as it was.
  *
  * <h2>Thread safety</h2>
- * All methods are thread-safe; bookkeeping runs under one lock. Fresh device allocations also run
+ * All methods are thread-safe; bookkeeping runs under one lock ({@code PoolLock}: a
+ * compare-and-set to enter and a release store to leave). Fresh device allocations also run
  * under it (as PyTorch's caching allocator does around {@code cudaMalloc}): they happen during
  * warm-up, and holding the lock keeps the memory totals exact. The steady-state path is a stack pop
  * and a handle.
@@ -54,7 +54,7 @@ public final class BufferPool implements AutoCloseable {
   private final PoolOptions options;
   private final BucketPolicy policy;
   private final @Nullable ResidencySet residency;
-  private final ReentrantLock lock = new ReentrantLock();
+  private final PoolLock lock = new PoolLock();
 
   // Everything below is guarded by lock.
   private final BlockStack[] free;
@@ -154,7 +154,7 @@ public final class BufferPool implements AutoCloseable {
       if (!scope.isOpen()) {
         return;
       }
-      recycleScope(scope, "its scope was closed");
+      recycleScope(scope, Block.DEATH_SCOPE_CLOSED);
       scope.markClosed();
       unlink(scope);
       if (stashed < STASH_LIMIT) {
@@ -183,12 +183,12 @@ public final class BufferPool implements AutoCloseable {
   }
 
   /** Recycles every buffer {@code scope} issued whose handle is still live; empties its record. */
-  private void recycleScope(Scope scope, String why) {
+  private void recycleScope(Scope scope, byte why) {
     Block[] bs = scope.blocks;
     long[] gs = scope.generations;
     for (int i = 0, n = scope.count; i < n; i++) {
       Block b = bs[i];
-      if (b.generation == gs[i]) {
+      if (b.generation() == gs[i]) {
         recycle(b, why);
       }
       bs[i] = null;
@@ -386,14 +386,13 @@ public final class BufferPool implements AutoCloseable {
       peakActiveBytes = activeBytes;
     }
     allocations++;
-    long generation = b.generation;
+    long generation = b.generation();
     scope.track(b, generation);
-    b.lastDeath = "live";
     return new Buffer(b, generation);
   }
 
   /** LIVE to FREE: kills every handle to {@code b} and pushes it on its bucket's free list. */
-  private void recycle(Block b, String why) {
+  private void recycle(Block b, byte why) {
     b.kill(why);
     activeCount--;
     activeBytes -= b.capacity;
@@ -416,10 +415,10 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       ensureOpen();
-      if (b.generation != buffer.generation) {
+      if (b.generation() != buffer.generation) {
         throw buffer.staleException();
       }
-      recycle(b, "it was released");
+      recycle(b, Block.DEATH_RELEASED);
     } finally {
       lock.unlock();
     }
@@ -430,8 +429,8 @@ public final class BufferPool implements AutoCloseable {
     Block b = buffer.block;
     lock.lock();
     try {
-      if (!closed && b.generation == buffer.generation && b.state == Block.LIVE) {
-        recycle(b, "it was closed");
+      if (!closed && b.generation() == buffer.generation && b.state == Block.LIVE) {
+        recycle(b, Block.DEATH_CLOSED);
       }
     } finally {
       lock.unlock();
@@ -450,7 +449,7 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       ensureOpen();
-      recycleScope(defaultScope, "the pool was reset");
+      recycleScope(defaultScope, Block.DEATH_RESET);
     } finally {
       lock.unlock();
     }
@@ -493,7 +492,7 @@ public final class BufferPool implements AutoCloseable {
     try {
       ensureOpen();
       synchronized (b) {
-        if (b.generation != buffer.generation) {
+        if (b.generation() != buffer.generation) {
           throw buffer.staleException();
         }
         if (external.containsKey(b)) {
@@ -567,7 +566,7 @@ public final class BufferPool implements AutoCloseable {
           cachedCount--;
           cachedBytes -= b.capacity;
           removed += residency != null ? 1 : 0;
-          failure = freeBlock(b, "the pool was cleared", failure);
+          failure = freeBlock(b, Block.DEATH_CLEARED, failure);
         }
       }
       if (removed > 0) {
@@ -596,21 +595,21 @@ public final class BufferPool implements AutoCloseable {
       closed = true;
       for (Scope s = openScopes; s != null; ) {
         Scope next = s.next;
-        recycleScope(s, "its pool was closed");
+        recycleScope(s, Block.DEATH_POOL_CLOSED);
         s.markClosed();
         s.prev = null;
         s.next = null;
         s = next;
       }
       openScopes = null;
-      recycleScope(defaultScope, "its pool was closed");
+      recycleScope(defaultScope, Block.DEATH_POOL_CLOSED);
       defaultScope.markClosed();
       RuntimeException failure = null;
       boolean changed = false;
       while (registered > 0) {
         Block b = registry[registered - 1];
         changed |= residency != null;
-        failure = freeBlock(b, "its pool was closed", failure);
+        failure = freeBlock(b, Block.DEATH_POOL_CLOSED, failure);
       }
       Arrays.fill(free, null);
       cachedCount = 0;
@@ -661,7 +660,7 @@ public final class BufferPool implements AutoCloseable {
    * device failure is collected, not thrown, so the rest of the cleanup still happens.
    */
   private @Nullable RuntimeException freeBlock(
-      Block b, String why, @Nullable RuntimeException failure) {
+      Block b, byte why, @Nullable RuntimeException failure) {
     if (b.state == Block.LIVE) {
       b.kill(why);
     } else {

@@ -33,7 +33,7 @@ final class Checks {
               + ": the byte length must be at least 1");
     }
     if (shape.length == 0) {
-      return bytes / dtype.byteSize();
+      return bytes >>> dtype.sizeShift();
     }
     long count = 1;
     boolean overflow = false;

@@ -28,11 +28,18 @@ public enum DType {
   F64(8, "f64");
 
   private final int byteSize;
+  private final int sizeShift;
   private final String shortName;
 
   DType(int byteSize, String shortName) {
     this.byteSize = byteSize;
+    this.sizeShift = Integer.numberOfTrailingZeros(byteSize);
     this.shortName = shortName;
+  }
+
+  /** log2 of the element size: every size is a power of two, so counts divide by shifting. */
+  int sizeShift() {
+    return sizeShift;
   }
 
   /** The size of one element in bytes. */

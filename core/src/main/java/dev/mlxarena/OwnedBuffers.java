@@ -41,8 +41,7 @@ final class OwnedBuffers {
     synchronized (b) {
       b.state = Block.OWNED;
       b.lease(dtype, bytes, elements, shape);
-      b.lastDeath = "live";
-      return new Buffer(b, b.generation);
+      return new Buffer(b, b.generation());
     }
   }
 
@@ -50,10 +49,10 @@ final class OwnedBuffers {
     Block b = buffer.block;
     BufferPool @Nullable [] pools;
     synchronized (b) {
-      if (b.generation != buffer.generation || b.state != Block.OWNED) {
+      if (b.generation() != buffer.generation || b.state != Block.OWNED) {
         return;
       }
-      b.kill("the owned buffer was closed");
+      b.kill(Block.DEATH_OWNED_CLOSED);
       b.state = Block.GONE;
       pools = b.registeredWith;
       b.registeredWith = null;

@@ -131,7 +131,8 @@ public final class Scope implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "Scope[" + (isDefault ? "default, " : "") + (closed ? "closed" : "open") + ", "
-        + count + " allocations, " + pool + "]";
+    // Lock-free on purpose: the pool builds error messages with it while holding its lock.
+    return "Scope[" + (isDefault ? "default, " : "") + (closed ? "closed" : "open") + ", on "
+        + pool.device().name() + "]";
   }
 }

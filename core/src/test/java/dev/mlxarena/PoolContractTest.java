@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.function.Executable;
 
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.function.Executable;
  * device allocation leaked.
  */
 @ExtendWith(PoolInvariants.class)
+@Timeout(60)
 public abstract class PoolContractTest {
   protected DeviceHarness harness;
   protected BufferPool pool;

@@ -10,6 +10,7 @@ import dev.mlxarena.testing.ResidencyProbe;
 import java.util.List;
 import java.util.Objects;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * for devices whose harness counts residency changes and can inject allocation failures.
  */
 @ExtendWith(PoolInvariants.class)
+@Timeout(60)
 public abstract class ResidencyAndFaultContractTest {
   protected DeviceHarness harness;
   protected BufferPool pool;

@@ -1,0 +1,145 @@
+package dev.mlxarena.bench;
+
+import dev.mlxarena.BufferPool;
+import dev.mlxarena.DType;
+import dev.mlxarena.Device;
+import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.Scope;
+import dev.mlxarena.host.HostDevice;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * One token's arena cycle: every allocation of a {@link Traces trace}, then all of them handed
+ * back at once. Each benchmark invocation is one cycle; figures are per allocation
+ * ({@code @OperationsPerInvocation}). Run with {@code -prof gc} for bytes of garbage per
+ * allocation ({@code gc.alloc.rate.norm}).
+ *
+ * <ul>
+ *   <li>{@code pool}: {@link BufferPool} on {@link HostDevice}, one {@link Scope} per cycle, in
+ *       steady state (every bucket warmed by setup, so no cycle touches the device);
+ *   <li>{@code unpooled}: the same device without a pool: allocate, zero-fill, free;
+ *   <li>{@code netty}: Netty's {@code PooledByteBufAllocator} direct buffers, allocate then
+ *       release;
+ *   <li>{@code arrayStackFloor}: a bare unsynchronized array-stack free list with no handles and
+ *       no checks, the floor any pool pays.
+ * </ul>
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
+@OperationsPerInvocation(Traces.LENGTH)
+@State(org.openjdk.jmh.annotations.Scope.Thread)
+public class ArenaCycleBenchmark {
+
+  @Param({"decode", "small"})
+  public String trace;
+
+  private long[] sizes;
+  private Device device;
+  private BufferPool pool;
+  private DeviceBuffer[] raw;
+  private ByteBuf[] netty;
+  private PooledByteBufAllocator alloc;
+  private long[][] stacks;
+  private int[] stackTops;
+  private int[] bucketOf;
+  private long[] taken;
+
+  @Setup(Level.Trial)
+  public void setUp() {
+    sizes = Traces.named(trace);
+    device = HostDevice.create();
+    pool = BufferPool.create(device);
+    try (Scope warm = pool.openScope()) {
+      for (long s : sizes) {
+        warm.alloc(s, DType.U8);
+      }
+    }
+    raw = new DeviceBuffer[sizes.length];
+    netty = new ByteBuf[sizes.length];
+    alloc = new PooledByteBufAllocator(true);
+    stacks = new long[64][sizes.length];
+    stackTops = new int[64];
+    bucketOf = new int[sizes.length];
+    taken = new long[sizes.length];
+    for (int i = 0; i < sizes.length; i++) {
+      int b = 64 - Long.numberOfLeadingZeros(sizes[i] - 1);
+      bucketOf[i] = b;
+      stacks[b][stackTops[b]++] = i + 1;
+    }
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    pool.close();
+    device.close();
+  }
+
+  @Benchmark
+  public void pool(Blackhole bh) {
+    try (Scope token = pool.openScope()) {
+      for (long s : sizes) {
+        bh.consume(token.alloc(s, DType.U8));
+      }
+    }
+  }
+
+  @Benchmark
+  public void unpooled(Blackhole bh) {
+    DeviceBuffer[] r = raw;
+    for (int i = 0; i < sizes.length; i++) {
+      DeviceBuffer b = device.allocate(sizes[i]);
+      device.fillZero(b, 0, sizes[i]);
+      r[i] = b;
+    }
+    bh.consume(r);
+    for (int i = 0; i < r.length; i++) {
+      device.free(r[i]);
+      r[i] = null;
+    }
+  }
+
+  @Benchmark
+  public void netty(Blackhole bh) {
+    ByteBuf[] n = netty;
+    for (int i = 0; i < sizes.length; i++) {
+      n[i] = alloc.directBuffer((int) sizes[i]);
+    }
+    bh.consume(n);
+    for (int i = 0; i < n.length; i++) {
+      n[i].release();
+      n[i] = null;
+    }
+  }
+
+  @Benchmark
+  public void arrayStackFloor(Blackhole bh) {
+    for (int i = 0; i < sizes.length; i++) {
+      int b = bucketOf[i];
+      taken[i] = stacks[b][--stackTops[b]];
+    }
+    bh.consume(taken);
+    for (int i = 0; i < sizes.length; i++) {
+      int b = bucketOf[i];
+      stacks[b][stackTops[b]++] = taken[i];
+    }
+  }
+}

@@ -1,0 +1,132 @@
+package dev.mlxarena.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Allocation traces of one decoded token, replayed by the benchmarks. Both have {@link #LENGTH}
+ * allocations, so figures per allocation compare directly.
+ *
+ * <h2>Decode trace</h2>
+ * One token through a 32-layer mixture-of-experts decoder (hidden 4096, 32 query and 8 key/value
+ * heads of 128, a 512-token context, FFN width 14336, 8 experts with 2 active, a 32768-token
+ * vocabulary), in F32. Per layer, 54 allocations:
+ * <ul>
+ *   <li>attention: norm output, q (16 KiB), k and v (4 KiB), rotary tables (512 B), rotated q and
+ *       k, scores, masked scores and probabilities (64 KiB each), softmax max and sum (128 B),
+ *       attention output, output projection and residual (16 KiB);
+ *   <li>feed-forward and MoE: norm output, router logits and probabilities (32 B), top-k indices
+ *       and weights (8 B), a 1 MiB dispatch buffer, and per active expert gate, up and activation
+ *       (56 KiB), down (16 KiB) and two parameter blocks; combine output and residual (16 KiB);
+ *   <li>18 small kernel-parameter buffers from 16 B to 256 B.
+ * </ul>
+ * Then the head: embedding and final norm (16 KiB), logits and probabilities (128 KiB), and small
+ * sampling buffers, to 1,750 allocations in all. Sizes run from 8 B to 1 MiB; the working set is
+ * about 48 MiB.
+ *
+ * <h2>Small trace</h2>
+ * 1,750 sizes drawn log-uniformly from 16 B to 16 KiB with a fixed seed: the range where Netty's
+ * thread-local caches do best.
+ */
+public final class Traces {
+  /** Allocations per token in both traces. */
+  public static final int LENGTH = 1750;
+
+  private static final int LAYERS = 32;
+
+  private Traces() {}
+
+  /** The decode trace: see the class comment. */
+  public static long[] decode() {
+    List<Long> t = new ArrayList<>(LENGTH);
+    long h = 4096 * 4;
+    long kv = 1024 * 4;
+    long scores = 32L * 512 * 4;
+    long ffn = 14336L * 4;
+    long[] params = {16, 32, 48, 64, 96, 128, 192, 256, 16, 16, 24, 32, 40, 64, 80, 128, 256, 64};
+    for (int layer = 0; layer < LAYERS; layer++) {
+      t.add(h); // attention norm output
+      for (int i = 0; i < 8; i++) {
+        t.add(params[i]);
+      }
+      t.add(h); // q
+      t.add(kv); // k
+      t.add(kv); // v
+      t.add(512L); // rotary cos
+      t.add(512L); // rotary sin
+      t.add(h); // rotated q
+      t.add(kv); // rotated k
+      t.add(scores); // scores
+      t.add(scores); // masked scores
+      t.add(128L); // softmax max
+      t.add(128L); // softmax sum
+      t.add(scores); // probabilities
+      t.add(h); // attention output
+      t.add(h); // output projection
+      t.add(h); // residual
+      t.add(h); // FFN norm output
+      t.add(32L); // router logits
+      t.add(32L); // router probabilities
+      t.add(8L); // top-k indices
+      t.add(8L); // top-k weights
+      t.add(1L << 20); // MoE dispatch buffer
+      for (int e = 0; e < 2; e++) {
+        t.add(ffn); // gate
+        t.add(ffn); // up
+        t.add(ffn); // activation
+        t.add(h); // down
+        t.add(64L); // expert parameters
+        t.add(16L); // expert scale
+      }
+      t.add(h); // combine
+      t.add(h); // residual
+      for (int i = 8; i < params.length; i++) {
+        t.add(params[i]);
+      }
+    }
+    t.add(h); // embedding
+    t.add(h); // final norm
+    t.add(32768L * 4); // logits
+    t.add(32768L * 4); // probabilities
+    for (int i = 0; t.size() < LENGTH; i++) {
+      t.add(params[i % params.length]); // sampling scratch and parameters
+    }
+    return toArray(t);
+  }
+
+  /** The small trace: see the class comment. */
+  public static long[] small() {
+    SplittableRandom rnd = new SplittableRandom(42);
+    long[] t = new long[LENGTH];
+    double lo = Math.log(16);
+    double hi = Math.log(16 * 1024);
+    for (int i = 0; i < LENGTH; i++) {
+      t[i] = Math.max(16, Math.round(Math.exp(lo + rnd.nextDouble() * (hi - lo))));
+    }
+    return t;
+  }
+
+  /** The trace named {@code name}: "decode" or "small". */
+  public static long[] named(String name) {
+    switch (name) {
+      case "decode":
+        return decode();
+      case "small":
+        return small();
+      default:
+        throw new IllegalArgumentException("unknown trace '" + name + "': decode or small");
+    }
+  }
+
+  private static long[] toArray(List<Long> list) {
+    if (list.size() != LENGTH) {
+      throw new IllegalStateException("trace has " + list.size() + " allocations, not " + LENGTH);
+    }
+    long[] a = new long[list.size()];
+    for (int i = 0; i < a.length; i++) {
+      a[i] = list.get(i);
+    }
+    return a;
+  }
+}
