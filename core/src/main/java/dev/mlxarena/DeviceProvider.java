@@ -11,8 +11,9 @@ public interface DeviceProvider {
   String name();
 
   /**
-   * The order in which {@link Devices#systemDefault()} tries providers: higher first. The host
-   * device has priority 0.
+   * The order in which {@link Devices#systemDefault()} tries providers: higher first. Only
+   * positive priorities are tried at all (the host device, the fallback, counts as 0); test and
+   * simulation backends use negative ones and are opened by name.
    */
   int priority();
 

@@ -22,12 +22,16 @@ public final class Devices {
   private Devices() {}
 
   /**
-   * The best device this machine offers: the first backend provider, by priority, that opens (Metal
-   * on Apple Silicon, CUDA where libcuda and a GPU exist), else a new {@link HostDevice}. Why each
+   * The best device this machine offers: the first backend provider of positive priority that
+   * opens (Metal on Apple Silicon, CUDA where libcuda and a GPU exist), else a new {@link
+   * HostDevice}. Why each
    * skipped backend was unavailable is logged at debug level.
    */
   public static Device systemDefault() {
     for (DeviceProvider p : providers()) {
+      if (p.priority() <= 0) {
+        continue; // test and simulation backends are opened by name only
+      }
       try {
         Device d = p.open();
         LOG.log(Level.DEBUG, () -> "default device: " + d.name() + " (" + p.name() + ")");

@@ -1,0 +1,45 @@
+package dev.mlxarena.metal;
+
+import com.sun.jna.Pointer;
+import dev.mlxarena.DeviceBuffer;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One {@code MTLBuffer} (an {@code mlxshim_buffer}), owned by the Java side until freed. Identity
+ * is the object: one {@code MetalBuffer} per native buffer, so residency membership keyed by this
+ * object is keyed by the native buffer, never by a contents address that Metal may reuse.
+ */
+final class MetalBuffer implements DeviceBuffer {
+  final Pointer handle;
+  private final long contents;
+  private final long capacity;
+  final StorageMode storage;
+  final AtomicBoolean freed = new AtomicBoolean();
+
+  MetalBuffer(Pointer handle, long contents, long capacity, StorageMode storage) {
+    this.handle = handle;
+    this.contents = contents;
+    this.capacity = capacity;
+    this.storage = storage;
+  }
+
+  @Override
+  public long capacity() {
+    return capacity;
+  }
+
+  @Override
+  public long nativeHandle() {
+    return Pointer.nativeValue(handle);
+  }
+
+  @Override
+  public long hostAddress() {
+    return contents;
+  }
+
+  @Override
+  public String toString() {
+    return "MetalBuffer[" + handle + ", " + capacity + " B, " + storage + "]";
+  }
+}
