@@ -42,6 +42,31 @@ public record PoolStats(
     long residencyRemoves,
     long residencyCommits) {
 
+  /**
+   * What happened between {@code earlier} and this snapshot: cumulative counters (allocations,
+   * fresh allocations, reuse hits, device frees, residency changes) as differences; current
+   * figures (active, cached, held) and peaks as they are now.
+   */
+  public PoolStats since(PoolStats earlier) {
+    return new PoolStats(
+        activeCount,
+        activeBytes,
+        requestedBytes,
+        cachedCount,
+        cachedBytes,
+        heldCount,
+        heldBytes,
+        peakActiveBytes,
+        peakHeldBytes,
+        allocations - earlier.allocations,
+        freshAllocations - earlier.freshAllocations,
+        reuseHits - earlier.reuseHits,
+        deviceFrees - earlier.deviceFrees,
+        residencyAdds - earlier.residencyAdds,
+        residencyRemoves - earlier.residencyRemoves,
+        residencyCommits - earlier.residencyCommits);
+  }
+
   /** The share of allocations served from a free list, from 0 to 1 ({@code 0} before any). */
   public double reuseRate() {
     return allocations == 0 ? 0 : (double) reuseHits / allocations;
