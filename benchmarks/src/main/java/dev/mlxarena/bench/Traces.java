@@ -119,6 +119,13 @@ public final class Traces {
     }
   }
 
+  /** Prints the named trace, one size per line: {@code java -cp benchmarks.jar dev.mlxarena.bench.Traces decode}. */
+  public static void main(String[] args) {
+    for (long size : named(args.length == 0 ? "decode" : args[0])) {
+      System.out.println(size);
+    }
+  }
+
   private static long[] toArray(List<Long> list) {
     if (list.size() != LENGTH) {
       throw new IllegalStateException("trace has " + list.size() + " allocations, not " + LENGTH);

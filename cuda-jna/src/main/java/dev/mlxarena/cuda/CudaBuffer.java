@@ -1,0 +1,44 @@
+package dev.mlxarena.cuda;
+
+import com.sun.jna.Pointer;
+import dev.mlxarena.DeviceBuffer;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+
+/** One CUDA allocation: a device pointer, and for {@link CudaStorage#SHARED} its host mapping. */
+final class CudaBuffer implements DeviceBuffer {
+  final long devicePointer;
+  final @Nullable Pointer host;
+  private final long capacity;
+  final CudaDevice owner;
+  final AtomicBoolean freed = new AtomicBoolean();
+
+  CudaBuffer(CudaDevice owner, long devicePointer, @Nullable Pointer host, long capacity) {
+    this.owner = owner;
+    this.devicePointer = devicePointer;
+    this.host = host;
+    this.capacity = capacity;
+  }
+
+  @Override
+  public long capacity() {
+    return capacity;
+  }
+
+  /** The {@code CUdeviceptr} kernels take. */
+  @Override
+  public long nativeHandle() {
+    return devicePointer;
+  }
+
+  @Override
+  public long hostAddress() {
+    return host == null ? 0 : Pointer.nativeValue(host);
+  }
+
+  @Override
+  public String toString() {
+    return "CudaBuffer[0x" + Long.toHexString(devicePointer) + ", " + capacity + " B, "
+        + (host == null ? "device" : "shared") + "]";
+  }
+}

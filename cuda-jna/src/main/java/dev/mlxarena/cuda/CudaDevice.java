@@ -1,0 +1,311 @@
+package dev.mlxarena.cuda;
+
+import static dev.mlxarena.cuda.CudaException.check;
+
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.LongByReference;
+import com.sun.jna.ptr.PointerByReference;
+import dev.mlxarena.BufferAllocationException;
+import dev.mlxarena.Device;
+import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.DeviceUnavailableException;
+import dev.mlxarena.ResidencySet;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * An NVIDIA GPU as a {@link Device}, through the CUDA driver API.
+ *
+ * <pre>{@code
+ * try (CudaDevice gpu = CudaDevice.open(0);                      // device memory
+ *      BufferPool pool = BufferPool.create(gpu)) { ... }
+ * try (CudaDevice gpu = CudaDevice.open(0, CudaStorage.SHARED)) { ... }   // pinned, host-visible
+ * }</pre>
+ *
+ * <p>The device works in its primary context, which it makes current on whichever thread calls
+ * (Reactor moves work between threads). Fresh allocations are zero-filled on the GPU with {@code
+ * cuMemsetD8}, not through the host. There is no residency set. Every failed driver call becomes a
+ * {@link CudaException} with the call, the error name and the driver's message; out of memory
+ * becomes {@link BufferAllocationException}. Managed memory is never used. Thread-safe.
+ */
+public final class CudaDevice implements Device {
+  private final int ordinal;
+  private final int device;
+  private final Pointer context;
+  private final CudaStorage storage;
+  private final String name;
+  private final long totalMemory;
+  private final AtomicLong live = new AtomicLong();
+  private volatile boolean closed;
+
+  private CudaDevice(int ordinal, int device, Pointer context, CudaStorage storage) {
+    this.ordinal = ordinal;
+    this.device = device;
+    this.context = context;
+    this.storage = storage;
+    byte[] buf = new byte[256];
+    check(CudaDriver.cuDeviceGetName(buf, buf.length, device), "cuDeviceGetName");
+    this.name = Native.toString(buf, StandardCharsets.UTF_8.name());
+    LongByReference total = new LongByReference();
+    check(CudaDriver.cuDeviceTotalMem_v2(total, device), "cuDeviceTotalMem_v2");
+    this.totalMemory = total.getValue();
+  }
+
+  /** GPU {@code ordinal} with {@link CudaStorage#DEVICE} memory. */
+  public static CudaDevice open(int ordinal) {
+    return open(ordinal, CudaStorage.DEVICE);
+  }
+
+  /**
+   * GPU {@code ordinal} with the given storage.
+   *
+   * @throws DeviceUnavailableException if the driver library is missing, no GPU is present, or
+   *     {@code ordinal} is out of range; the message says which
+   */
+  public static CudaDevice open(int ordinal, CudaStorage storage) {
+    Objects.requireNonNull(storage, "storage");
+    int count = deviceCount();
+    if (ordinal < 0 || ordinal >= count) {
+      throw new DeviceUnavailableException(
+          "CUDA device " + ordinal + " does not exist: this machine has " + count + " GPU"
+              + (count == 1 ? "" : "s"));
+    }
+    IntByReference dev = new IntByReference();
+    check(CudaDriver.cuDeviceGet(dev, ordinal), "cuDeviceGet");
+    PointerByReference ctx = new PointerByReference();
+    check(CudaDriver.cuDevicePrimaryCtxRetain(ctx, dev.getValue()), "cuDevicePrimaryCtxRetain");
+    try {
+      return new CudaDevice(ordinal, dev.getValue(), ctx.getValue(), storage);
+    } catch (RuntimeException e) {
+      CudaDriver.cuDevicePrimaryCtxRelease_v2(dev.getValue());
+      throw e;
+    }
+  }
+
+  /**
+   * The number of CUDA GPUs.
+   *
+   * @throws DeviceUnavailableException if the driver cannot be loaded or initialised, or there is
+   *     no GPU
+   */
+  public static int deviceCount() {
+    String why = CudaDriver.load();
+    if (why != null) {
+      throw new DeviceUnavailableException(
+          "CUDA needs an NVIDIA driver: " + why + ". Install the driver (libcuda comes with it), or"
+              + " use the host device.");
+    }
+    int rc = CudaDriver.cuInit(0);
+    if (rc == CudaDriver.CUDA_ERROR_NO_DEVICE) {
+      throw new DeviceUnavailableException("the CUDA driver is installed but found no GPU");
+    }
+    if (rc != CudaDriver.CUDA_SUCCESS) {
+      throw new DeviceUnavailableException(
+          "cuInit failed: " + CudaDriver.errorName(rc) + ": " + CudaDriver.errorString(rc));
+    }
+    IntByReference n = new IntByReference();
+    check(CudaDriver.cuDeviceGetCount(n), "cuDeviceGetCount");
+    if (n.getValue() == 0) {
+      throw new DeviceUnavailableException("the CUDA driver is installed but found no GPU");
+    }
+    return n.getValue();
+  }
+
+  /** The driver's version, as {@code cuDriverGetVersion} gives it (12040 for 12.4). */
+  public static int driverVersion() {
+    deviceCount();
+    IntByReference v = new IntByReference();
+    check(CudaDriver.cuDriverGetVersion(v), "cuDriverGetVersion");
+    return v.getValue();
+  }
+
+  /** Makes this device's primary context current on the calling thread. */
+  void makeCurrent() {
+    if (closed) {
+      throw new IllegalStateException("CUDA device " + ordinal + " (" + name + ") is closed");
+    }
+    check(CudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  /** The GPU's ordinal. */
+  public int ordinal() {
+    return ordinal;
+  }
+
+  /** The storage of this device's buffers. */
+  public CudaStorage storage() {
+    return storage;
+  }
+
+  /** The GPU's total memory in bytes. */
+  public long totalMemory() {
+    return totalMemory;
+  }
+
+  /** The GPU's free memory in bytes, from {@code cuMemGetInfo}. */
+  public long freeMemory() {
+    makeCurrent();
+    LongByReference free = new LongByReference();
+    LongByReference total = new LongByReference();
+    check(CudaDriver.cuMemGetInfo_v2(free, total), "cuMemGetInfo_v2");
+    return free.getValue();
+  }
+
+  /** Allocations made by this device and not yet freed. */
+  public long liveAllocations() {
+    return live.get();
+  }
+
+  @Override
+  public DeviceBuffer allocate(long bytes) {
+    if (bytes < 1) {
+      throw new IllegalArgumentException("allocation of " + bytes + " bytes: must be at least 1");
+    }
+    makeCurrent();
+    CudaBuffer b;
+    if (storage == CudaStorage.DEVICE) {
+      LongByReference dptr = new LongByReference();
+      allocCheck(CudaDriver.cuMemAlloc_v2(dptr, bytes), "cuMemAlloc_v2", bytes);
+      b = new CudaBuffer(this, dptr.getValue(), null, bytes);
+    } else {
+      PointerByReference host = new PointerByReference();
+      allocCheck(
+          CudaDriver.cuMemHostAlloc(
+              host, bytes, CudaDriver.CU_MEMHOSTALLOC_DEVICEMAP | CudaDriver.CU_MEMHOSTALLOC_PORTABLE),
+          "cuMemHostAlloc",
+          bytes);
+      LongByReference dptr = new LongByReference();
+      int rc = CudaDriver.cuMemHostGetDevicePointer_v2(dptr, host.getValue(), 0);
+      if (rc != CudaDriver.CUDA_SUCCESS) {
+        CudaDriver.cuMemFreeHost(host.getValue());
+        check(rc, "cuMemHostGetDevicePointer_v2");
+      }
+      b = new CudaBuffer(this, dptr.getValue(), host.getValue(), bytes);
+    }
+    live.incrementAndGet();
+    return b;
+  }
+
+  private void allocCheck(int rc, String call, long bytes) {
+    if (rc == CudaDriver.CUDA_ERROR_OUT_OF_MEMORY) {
+      throw new BufferAllocationException(
+          name + " is out of memory for " + bytes + " bytes (" + call + ")", bytes,
+          new CudaException(call, rc, bytes + " bytes"));
+    }
+    check(rc, call);
+  }
+
+  @Override
+  public void free(DeviceBuffer buffer) {
+    CudaBuffer b = own(buffer);
+    if (!b.freed.compareAndSet(false, true)) {
+      throw new IllegalStateException("double free of " + b);
+    }
+    makeCurrent();
+    if (b.host == null) {
+      check(CudaDriver.cuMemFree_v2(b.devicePointer), "cuMemFree_v2");
+    } else {
+      check(CudaDriver.cuMemFreeHost(b.host), "cuMemFreeHost");
+    }
+    live.decrementAndGet();
+  }
+
+  @Override
+  public void fillZero(DeviceBuffer buffer, long offset, long length) {
+    CudaBuffer b = live(buffer);
+    range(b, offset, length);
+    makeCurrent();
+    check(CudaDriver.cuMemsetD8_v2(b.devicePointer + offset, (byte) 0, length), "cuMemsetD8_v2");
+    // The memset is ordered on the null stream before later GPU work; the host must wait for it
+    // before it may read the memory, or hand it out as zeroed.
+    check(CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
+  }
+
+  @Override
+  public void write(DeviceBuffer dst, long dstOffset, ByteBuffer src) {
+    CudaBuffer b = live(dst);
+    if (b.host != null) {
+      Device.super.write(dst, dstOffset, src);
+      return;
+    }
+    int length = src.remaining();
+    range(b, dstOffset, length);
+    ByteBuffer direct = src.isDirect() ? src : ByteBuffer.allocateDirect(length).put(src.duplicate()).flip();
+    makeCurrent();
+    Pointer p = Native.getDirectBufferPointer(direct).share(direct.position());
+    check(CudaDriver.cuMemcpyHtoD_v2(b.devicePointer + dstOffset, p, length), "cuMemcpyHtoD_v2");
+    src.position(src.position() + length);
+  }
+
+  @Override
+  public void read(DeviceBuffer src, long srcOffset, ByteBuffer dst) {
+    CudaBuffer b = live(src);
+    if (b.host != null) {
+      Device.super.read(src, srcOffset, dst);
+      return;
+    }
+    int length = dst.remaining();
+    range(b, srcOffset, length);
+    ByteBuffer target = dst.isDirect() ? dst : ByteBuffer.allocateDirect(length);
+    makeCurrent();
+    Pointer p = Native.getDirectBufferPointer(target).share(target.position());
+    check(CudaDriver.cuMemcpyDtoH_v2(p, b.devicePointer + srcOffset, length), "cuMemcpyDtoH_v2");
+    if (target == dst) {
+      dst.position(dst.position() + length);
+    } else {
+      dst.put(target);
+    }
+  }
+
+  @Override
+  public @Nullable ResidencySet residencySet() {
+    return null;
+  }
+
+  /** Releases the primary context. Pools and buffers on this device must be closed first. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    check(CudaDriver.cuDevicePrimaryCtxRelease_v2(device), "cuDevicePrimaryCtxRelease_v2");
+  }
+
+  private static void range(CudaBuffer b, long offset, long length) {
+    if (offset < 0 || length < 0 || offset > b.capacity() - length) {
+      throw new IndexOutOfBoundsException(
+          "range [" + offset + ", +" + length + ") is outside the " + b.capacity() + " bytes of " + b);
+    }
+  }
+
+  private CudaBuffer own(DeviceBuffer buffer) {
+    if (!(buffer instanceof CudaBuffer) || ((CudaBuffer) buffer).owner != this) {
+      throw new IllegalArgumentException(buffer + " was not allocated by " + this);
+    }
+    return (CudaBuffer) buffer;
+  }
+
+  private CudaBuffer live(DeviceBuffer buffer) {
+    CudaBuffer b = own(buffer);
+    if (b.freed.get()) {
+      throw new IllegalStateException("use of freed " + b);
+    }
+    return b;
+  }
+
+  @Override
+  public String toString() {
+    return "CudaDevice[" + ordinal + ": " + name + ", " + storage + "]";
+  }
+}

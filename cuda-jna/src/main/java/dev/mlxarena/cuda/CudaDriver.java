@@ -1,0 +1,149 @@
+package dev.mlxarena.cuda;
+
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.LongByReference;
+import com.sun.jna.ptr.PointerByReference;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The part of the CUDA driver API ({@code cuda.h}) this backend uses, as JNA direct mappings.
+ * {@code CUresult} is an {@code int}; {@code CUdeviceptr} and {@code size_t} are 64-bit {@code
+ * long}s (this backend supports 64-bit platforms only); contexts, streams and events are opaque
+ * pointers. The {@code _v2} entry points are the ones {@code cuda.h} maps the plain names to.
+ *
+ * <p>{@link #load()} registers the natives once; until it succeeds no method may be called.
+ */
+final class CudaDriver {
+  static final int CUDA_SUCCESS = 0;
+  static final int CUDA_ERROR_OUT_OF_MEMORY = 2;
+  static final int CUDA_ERROR_NOT_INITIALIZED = 3;
+  static final int CUDA_ERROR_NO_DEVICE = 100;
+  static final int CUDA_ERROR_NOT_READY = 600;
+  static final int CU_MEMHOSTALLOC_PORTABLE = 0x01;
+  static final int CU_MEMHOSTALLOC_DEVICEMAP = 0x02;
+  static final int CU_STREAM_NON_BLOCKING = 0x1;
+  static final int CU_EVENT_DISABLE_TIMING = 0x2;
+
+  private static final List<String> NAMES =
+      Platform.isWindows() ? List.of("nvcuda") : List.of("cuda", "libcuda.so.1");
+
+  private static volatile @Nullable Throwable loadFailure;
+  private static volatile boolean loaded;
+
+  private CudaDriver() {}
+
+  /**
+   * Registers the natives against the first driver library found.
+   *
+   * @return {@code null} on success, else why the driver could not be loaded
+   */
+  static synchronized @Nullable String load() {
+    if (loaded) {
+      return null;
+    }
+    if (loadFailure != null) {
+      return loadFailure.getMessage();
+    }
+    StringBuilder tried = new StringBuilder();
+    for (String name : NAMES) {
+      try {
+        Native.register(CudaDriver.class, NativeLibrary.getInstance(name));
+        loaded = true;
+        return null;
+      } catch (UnsatisfiedLinkError e) {
+        tried.append(tried.length() == 0 ? "" : "; ").append(dlopenError(e.getMessage()));
+      }
+    }
+    loadFailure = new UnsatisfiedLinkError(
+        "no CUDA driver library (" + String.join(", ", NAMES) + ") could be loaded: " + tried);
+    return loadFailure.getMessage();
+  }
+
+  /** The loader's own line out of JNA's message (which goes on to list the class path). */
+  private static String dlopenError(@Nullable String message) {
+    if (message == null) {
+      return "unknown error";
+    }
+    String[] lines = message.split("\n");
+    return (lines.length > 1 ? lines[1] : lines[0]).trim();
+  }
+
+  static native int cuInit(int flags);
+
+  static native int cuDriverGetVersion(IntByReference version);
+
+  static native int cuDeviceGetCount(IntByReference count);
+
+  static native int cuDeviceGet(IntByReference device, int ordinal);
+
+  static native int cuDeviceGetName(byte[] name, int len, int device);
+
+  static native int cuDeviceTotalMem_v2(LongByReference bytes, int device);
+
+  static native int cuDevicePrimaryCtxRetain(PointerByReference context, int device);
+
+  static native int cuDevicePrimaryCtxRelease_v2(int device);
+
+  static native int cuCtxSetCurrent(Pointer context);
+
+  static native int cuCtxSynchronize();
+
+  static native int cuMemAlloc_v2(LongByReference dptr, long bytes);
+
+  static native int cuMemFree_v2(long dptr);
+
+  static native int cuMemHostAlloc(PointerByReference host, long bytes, int flags);
+
+  static native int cuMemHostGetDevicePointer_v2(LongByReference dptr, Pointer host, int flags);
+
+  static native int cuMemFreeHost(Pointer host);
+
+  static native int cuMemsetD8_v2(long dptr, byte value, long count);
+
+  static native int cuMemcpyHtoD_v2(long dst, Pointer src, long bytes);
+
+  static native int cuMemcpyDtoH_v2(Pointer dst, long src, long bytes);
+
+  static native int cuMemGetInfo_v2(LongByReference free, LongByReference total);
+
+  static native int cuStreamCreate(PointerByReference stream, int flags);
+
+  static native int cuStreamDestroy_v2(Pointer stream);
+
+  static native int cuStreamSynchronize(Pointer stream);
+
+  static native int cuEventCreate(PointerByReference event, int flags);
+
+  static native int cuEventRecord(Pointer event, Pointer stream);
+
+  static native int cuEventQuery(Pointer event);
+
+  static native int cuEventSynchronize(Pointer event);
+
+  static native int cuEventDestroy_v2(Pointer event);
+
+  static native int cuGetErrorName(int error, PointerByReference name);
+
+  static native int cuGetErrorString(int error, PointerByReference text);
+
+  /** The error's name, for example {@code CUDA_ERROR_OUT_OF_MEMORY}. */
+  static String errorName(int code) {
+    PointerByReference p = new PointerByReference();
+    return cuGetErrorName(code, p) == CUDA_SUCCESS && p.getValue() != null
+        ? p.getValue().getString(0)
+        : "CUresult " + code;
+  }
+
+  /** The driver's description of the error. */
+  static String errorString(int code) {
+    PointerByReference p = new PointerByReference();
+    return cuGetErrorString(code, p) == CUDA_SUCCESS && p.getValue() != null
+        ? p.getValue().getString(0)
+        : "unknown error";
+  }
+}
