@@ -358,7 +358,9 @@ public final class BufferPool implements AutoCloseable {
     }
     Block b = new Block(device, raw, this, bucket, capacity);
     try {
-      device.fillZero(raw, 0, capacity);
+      if (PlantedFault.active != PlantedFault.FRESH_NOT_ZEROED) {
+        device.fillZero(raw, 0, capacity);
+      }
       if (residency != null) {
         residency.add(raw);
       }
@@ -393,11 +395,16 @@ public final class BufferPool implements AutoCloseable {
 
   /** LIVE to FREE: kills every handle to {@code b} and pushes it on its bucket's free list. */
   private void recycle(Block b, byte why) {
-    b.kill(why);
+    if (why != Block.DEATH_RESET || PlantedFault.active != PlantedFault.RESET_KEEPS_HANDLES_LIVE) {
+      b.kill(why);
+    }
     activeCount--;
     activeBytes -= b.capacity;
     requestedBytes -= b.byteLength;
     pushFree(b);
+    if (PlantedFault.active == PlantedFault.DOUBLE_PUSH) {
+      free[b.bucket].push(b);
+    }
   }
 
   // ================================================================ release and reset
@@ -910,7 +917,7 @@ public final class BufferPool implements AutoCloseable {
   }
 
   private void commitResidency() {
-    if (residency != null) {
+    if (residency != null && PlantedFault.active != PlantedFault.NO_RESIDENCY_COMMIT) {
       residency.commit();
       residencyCommits++;
     }

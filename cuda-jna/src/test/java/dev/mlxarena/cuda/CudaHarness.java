@@ -6,10 +6,10 @@ import dev.mlxarena.testing.ResidencyProbe;
 import org.jspecify.annotations.Nullable;
 
 /** A real GPU as a contract-test harness: live allocations counted by the device. */
-final class CudaHarness implements DeviceHarness {
+public final class CudaHarness implements DeviceHarness {
   private final CudaDevice device;
 
-  CudaHarness(CudaStorage storage) {
+  public CudaHarness(CudaStorage storage) {
     device = CudaDevice.open(0, storage);
   }
 

@@ -17,10 +17,15 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 @Target({ElementType.TYPE, ElementType.METHOD})
 @Retention(RetentionPolicy.RUNTIME)
 @ExtendWith(RequiresCuda.Condition.class)
-@interface RequiresCuda {
+public @interface RequiresCuda {
 
   /** Decides, once per test, from the driver's own answer. */
   final class Condition implements ExecutionCondition {
+    /** For other test engines (jqwik): the same answer. */
+    public static String reason() {
+      return unavailableReason();
+    }
+
     /** Why CUDA is unavailable here, or {@code null} when a GPU is present. */
     static String unavailableReason() {
       try {

@@ -7,11 +7,11 @@ import dev.mlxarena.testing.ResidencyProbe;
 import org.jspecify.annotations.Nullable;
 
 /** The simulation shim as a contract-test harness: its own counters and failure injection. */
-final class SimHarness implements DeviceHarness {
+public final class SimHarness implements DeviceHarness {
   private final SimShimLibrary sim = Shims.sim();
   private final MetalDevice device;
 
-  SimHarness(StorageMode storage, boolean residencySupported) {
+  public SimHarness(StorageMode storage, boolean residencySupported) {
     sim.mlxsim_default_residency_supported(residencySupported ? 1 : 0);
     try {
       device = MetalDevice.openWith(sim, storage, true);
@@ -20,7 +20,7 @@ final class SimHarness implements DeviceHarness {
     }
   }
 
-  static SimHarness shared() {
+  public static SimHarness shared() {
     return new SimHarness(StorageMode.SHARED, true);
   }
 
@@ -29,7 +29,7 @@ final class SimHarness implements DeviceHarness {
     return device;
   }
 
-  MetalDevice metal() {
+  public MetalDevice metal() {
     return device;
   }
 

@@ -1,0 +1,408 @@
+package dev.mlxarena;
+
+import dev.mlxarena.testing.DeviceHarness;
+import dev.mlxarena.testing.ResidencyProbe;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The state of one model-based run: the real pool on a real device, and a plain model of what the
+ * pool must look like. Actions change both; {@link #checkInvariants()} compares them after every
+ * action. The model keeps, per bucket capacity, the set of free device buffers; the live handles
+ * with their scope, size and the byte last written; the stale handles with how they died; and the
+ * expected counters.
+ */
+final class PoolMachine {
+  /** A live handle as the model sees it. */
+  static final class Live {
+    final Buffer handle;
+    final @Nullable ScopeModel scope; // null: the pool's default scope
+    final long requested;
+    final long capacity;
+    final DeviceBuffer raw;
+
+    Live(Buffer handle, @Nullable ScopeModel scope, long requested, long capacity) {
+      this.handle = handle;
+      this.scope = scope;
+      this.requested = requested;
+      this.capacity = capacity;
+      this.raw = handle.deviceBuffer();
+    }
+  }
+
+  static final class ScopeModel {
+    final Scope scope;
+    boolean open = true;
+
+    ScopeModel(Scope scope) {
+      this.scope = scope;
+    }
+  }
+
+  record Dead(Buffer handle, String how) {}
+
+  final DeviceHarness harness;
+  final Device device;
+  final BufferPool pool;
+  final boolean residency;
+  final boolean canInjectFailures;
+
+  // The model.
+  final Map<Long, Set<DeviceBuffer>> free = new java.util.TreeMap<>();
+  final Set<DeviceBuffer> held = identitySet();
+  final Map<DeviceBuffer, Byte> written = new IdentityHashMap<>();
+  final List<Live> live = new ArrayList<>();
+  final List<Dead> stale = new ArrayList<>();
+  final List<ScopeModel> scopes = new ArrayList<>();
+  final List<Buffer> owned = new ArrayList<>();
+  long allocations;
+  long fresh;
+  long hits;
+  long deviceFrees;
+  long commits;
+  /** What this run reached, for the coverage checks. */
+  final Set<String> events = new TreeSet<>();
+  /** Releases in the current default-scope cycle, to spot release and reset mixed in one cycle. */
+  private boolean releasedThisCycle;
+
+  PoolMachine(Supplier<DeviceHarness> harnesses, boolean canInjectFailures) {
+    this.harness = harnesses.get();
+    this.device = harness.device();
+    this.pool = BufferPool.create(device);
+    this.residency = device.residencySet() != null;
+    this.canInjectFailures = canInjectFailures;
+  }
+
+  static <T> Set<T> identitySet() {
+    return Collections.newSetFromMap(new IdentityHashMap<>());
+  }
+
+  // ================================================================ actions
+
+  void alloc(long bytes, int scopeChoice) {
+    ScopeModel target = pickScope(scopeChoice);
+    long cap = pool.bucketSize(bytes);
+    Set<DeviceBuffer> candidates = free.getOrDefault(cap, Set.of());
+    boolean expectReuse = !candidates.isEmpty();
+    Buffer b = target == null ? pool.alloc(bytes, DType.U8) : target.scope.alloc(bytes, DType.U8);
+    Live l = new Live(b, target, bytes, cap);
+    check(b.capacity() == cap, "B5: capacity " + b.capacity() + " for " + bytes + " bytes, bucket " + cap);
+    if (expectReuse) {
+      check(candidates.contains(l.raw), "B5: a reuse must come from the bucket's free list");
+      candidates.remove(l.raw);
+      hits++;
+      events.add("reuse");
+      byte last = written.getOrDefault(l.raw, (byte) 0);
+      checkBytes(l, last, "Z1: a reused buffer keeps the bytes its last user wrote");
+    } else {
+      check(!held.contains(l.raw), "a fresh allocation must be a new device buffer");
+      held.add(l.raw);
+      written.put(l.raw, (byte) 0);
+      fresh++;
+      commits += residency ? 1 : 0;
+      events.add("fresh");
+      checkBytes(l, (byte) 0, "Z1: a fresh allocation reads zero over its whole capacity");
+    }
+    allocations++;
+    live.add(l);
+  }
+
+  void allocBatch(List<Long> sizes, int scopeChoice) {
+    ScopeModel target = pickScope(scopeChoice);
+    List<AllocRequest> requests = new ArrayList<>();
+    for (long s : sizes) {
+      requests.add(new AllocRequest(s, DType.U8));
+    }
+    List<Buffer> out = target == null ? pool.allocBatch(requests) : target.scope.allocBatch(requests);
+    check(out.size() == sizes.size(), "batch size");
+    boolean anyFresh = false;
+    for (int i = 0; i < out.size(); i++) {
+      long cap = pool.bucketSize(sizes.get(i));
+      Live l = new Live(out.get(i), target, sizes.get(i), cap);
+      Set<DeviceBuffer> avail = free.getOrDefault(cap, identitySet());
+      if (!avail.isEmpty()) {
+        check(avail.remove(l.raw), "B5: a batch reuse must come from the bucket's free list");
+        hits++;
+      } else {
+        check(!held.contains(l.raw), "batch: a non-reused buffer must be new");
+        held.add(l.raw);
+        written.put(l.raw, (byte) 0);
+        fresh++;
+        anyFresh = true;
+      }
+      allocations++;
+      live.add(l);
+    }
+    commits += residency && anyFresh ? 1 : 0;
+    events.add("batch");
+  }
+
+  void release(int index, boolean viaClose) {
+    Live l = live.remove(Math.floorMod(index, live.size()));
+    if (viaClose) {
+      l.handle.close();
+    } else {
+      pool.release(l.handle);
+    }
+    toFree(l);
+    stale.add(new Dead(l.handle, viaClose ? "closed" : "released"));
+    if (l.scope == null) {
+      releasedThisCycle = true;
+    }
+  }
+
+  void reset() {
+    if (releasedThisCycle && live.stream().anyMatch(l -> l.scope == null)) {
+      events.add("release+reset in one cycle");
+    }
+    pool.reset();
+    recycleAll(null, "reset");
+    releasedThisCycle = false;
+  }
+
+  void openScope() {
+    scopes.add(new ScopeModel(pool.openScope()));
+  }
+
+  void closeScope(int index) {
+    ScopeModel s = scopes.get(Math.floorMod(index, scopes.size()));
+    s.scope.close();
+    if (s.open) {
+      s.open = false;
+      recycleAll(s, "scope closed");
+    } else {
+      events.add("scope closed twice");
+    }
+  }
+
+  void registerExisting(boolean twice) {
+    Buffer b = device.allocBuffer(64, DType.U8);
+    owned.add(b);
+    pool.registerExisting(b);
+    if (twice) {
+      pool.registerExisting(b);
+    }
+    events.add("registered");
+  }
+
+  void clear() {
+    int freed = 0;
+    for (Set<DeviceBuffer> s : free.values()) {
+      freed += s.size();
+      held.removeAll(s);
+      s.clear();
+    }
+    pool.clear();
+    deviceFrees += freed;
+    commits += residency && freed > 0 ? 1 : 0;
+    events.add("clear");
+  }
+
+  void write(int index, byte value) {
+    Live l = live.get(Math.floorMod(index, live.size()));
+    ByteBuffer bb = ByteBuffer.allocateDirect((int) l.capacity);
+    while (bb.hasRemaining()) {
+      bb.put(value);
+    }
+    bb.flip();
+    device.write(l.raw, 0, bb);
+    written.put(l.raw, value);
+    events.add("write");
+  }
+
+  void readAll() {
+    for (Live l : live) {
+      checkBytes(l, written.getOrDefault(l.raw, (byte) 0), "a live buffer lost its bytes: aliasing");
+    }
+  }
+
+  void useStale(int index) {
+    Dead d = stale.get(Math.floorMod(index, stale.size()));
+    check(!d.handle().isValid(), "A3: stale handle reports valid");
+    try {
+      d.handle().byteLength();
+      throw new AssertionError("A3: stale handle (" + d.how() + ") was usable");
+    } catch (StaleBufferException expected) {
+      events.add("stale access after " + d.how());
+    }
+  }
+
+  void invalidCall(int which) {
+    PoolStats before = pool.stats();
+    try {
+      switch (Math.floorMod(which, 4)) {
+        case 0 -> pool.alloc(0, DType.F32);
+        case 1 -> pool.alloc(16, DType.F32, 8);
+        case 2 -> {
+          try (Buffer o = device.allocBuffer(8, DType.U8)) {
+            pool.release(o);
+          }
+        }
+        default -> pool.alloc(-1, DType.U8);
+      }
+      throw new AssertionError("an invalid call was accepted");
+    } catch (IllegalArgumentException expected) {
+      events.add("invalid call refused");
+    }
+    check(before.equals(pool.stats()), "a refused call changed the pool");
+  }
+
+  /** Injects a device failure into an allocation that must go to the device. */
+  void failedAllocation(long bytes) {
+    long cap = pool.bucketSize(bytes);
+    if (!free.getOrDefault(cap, Set.of()).isEmpty()) {
+      return; // a reuse hit would not reach the device
+    }
+    PoolStats before = pool.stats();
+    int devLive = harness.liveAllocations();
+    harness.failNthAllocation(1);
+    try {
+      pool.alloc(bytes, DType.U8);
+      throw new AssertionError("the injected failure did not surface");
+    } catch (BufferAllocationException expected) {
+      check(expected.getRequestedBytes() == cap, "the exception names the bytes asked of the device");
+      events.add("injected failure");
+    }
+    check(before.equals(pool.stats()), "L1: a refused allocation changed the pool");
+    check(devLive == harness.liveAllocations(), "a refused allocation kept device memory");
+  }
+
+  // ================================================================ model helpers
+
+  private @Nullable ScopeModel pickScope(int choice) {
+    List<ScopeModel> open = scopes.stream().filter(s -> s.open).toList();
+    if (open.isEmpty() || choice < 0) {
+      return null;
+    }
+    return open.get(choice % open.size());
+  }
+
+  private void toFree(Live l) {
+    free.computeIfAbsent(l.capacity, k -> identitySet()).add(l.raw);
+  }
+
+  private void recycleAll(@Nullable ScopeModel scope, String how) {
+    for (java.util.Iterator<Live> it = live.iterator(); it.hasNext(); ) {
+      Live l = it.next();
+      if (l.scope == scope) {
+        it.remove();
+        toFree(l);
+        stale.add(new Dead(l.handle, how));
+      }
+    }
+  }
+
+  private void checkBytes(Live l, byte expected, String what) {
+    ByteBuffer bb = ByteBuffer.allocateDirect((int) l.capacity);
+    device.read(l.raw, 0, bb);
+    bb.flip();
+    for (int i = 0; i < l.capacity; i++) {
+      if (bb.get(i) != expected) {
+        throw new AssertionError(what + ": byte " + i + " of " + l.capacity + " is " + bb.get(i)
+            + ", expected " + expected);
+      }
+    }
+  }
+
+  static void check(boolean ok, String what) {
+    if (!ok) {
+      throw new AssertionError(what);
+    }
+  }
+
+  // ================================================================ invariants
+
+  /** Everything DESIGN.md promises, compared against the model after every action. */
+  void checkInvariants() {
+    // A2: the pool's own bookkeeping (each device buffer in one place, counters match blocks).
+    PoolInvariants.check(pool);
+    // A2 against the model: the pool's free lists and held buffers are exactly the model's.
+    Set<DeviceBuffer> modelFree = identitySet();
+    free.values().forEach(modelFree::addAll);
+    List<DeviceBuffer> poolFree = pool.freeDeviceBuffers();
+    check(poolFree.size() == modelFree.size(), "A2: free lists hold " + poolFree.size()
+        + " buffers, model " + modelFree.size());
+    Set<DeviceBuffer> poolFreeSet = identitySet();
+    poolFreeSet.addAll(poolFree);
+    check(poolFreeSet.size() == poolFree.size(), "A2: a device buffer is on a free list twice");
+    check(poolFreeSet.equals(modelFree), "A2: free lists differ from the model");
+    Set<DeviceBuffer> poolHeld = identitySet();
+    poolHeld.addAll(pool.heldDeviceBuffers());
+    check(poolHeld.equals(held), "A2: held buffers differ from the model");
+    // A1: live handles are distinct, not free, and their byte ranges never overlap.
+    Set<DeviceBuffer> liveRaw = identitySet();
+    List<long[]> ranges = new ArrayList<>();
+    for (Live l : live) {
+      check(l.handle.isValid(), "A3: a live handle reports stale");
+      check(liveRaw.add(l.raw), "A1: two live handles share a device buffer");
+      check(!modelFree.contains(l.raw), "A1: a live buffer is also on a free list");
+      // Byte ranges by host address where the memory has one (a native handle such as an
+      // MTLBuffer id is an object, not an address); identity is checked above for all.
+      if (l.raw.hostAddress() != 0) {
+        ranges.add(new long[] {l.raw.hostAddress(), l.raw.hostAddress() + l.capacity});
+      }
+    }
+    ranges.sort((a, b) -> Long.compare(a[0], b[0]));
+    for (int i = 1; i < ranges.size(); i++) {
+      check(ranges.get(i)[0] >= ranges.get(i - 1)[1], "A1: two live buffers overlap");
+    }
+    // A3: every stale handle fails.
+    for (Dead d : stale) {
+      check(!d.handle().isValid(), "A3: a handle that died by " + d.how() + " reports valid");
+    }
+    // C1: counts and byte totals.
+    long freeBytes = 0;
+    for (Map.Entry<Long, Set<DeviceBuffer>> e : free.entrySet()) {
+      freeBytes += e.getKey() * e.getValue().size();
+    }
+    long activeBytes = live.stream().mapToLong(l -> l.capacity).sum();
+    long requested = live.stream().mapToLong(l -> l.requested).sum();
+    PoolStats s = pool.stats();
+    check(pool.freeCount() == modelFree.size(), "C1: freeCount");
+    check(pool.freeBytes() == freeBytes, "C1: freeBytes " + pool.freeBytes() + " != " + freeBytes);
+    check(pool.inUseCount() == live.size(), "C1: inUseCount " + pool.inUseCount() + " != " + live.size());
+    check(s.activeBytes() == activeBytes, "C1: activeBytes");
+    check(s.requestedBytes() == requested, "C1: requestedBytes");
+    check(s.heldBytes() == activeBytes + freeBytes, "C1: heldBytes");
+    check(s.allocations() == allocations, "C1: allocations " + s.allocations() + " != " + allocations);
+    check(s.freshAllocations() == fresh, "C1: freshAllocations");
+    check(s.reuseHits() == hits, "C1: reuseHits");
+    check(s.deviceFrees() == deviceFrees, "C1: deviceFrees");
+    // R1: residency membership and commits.
+    ResidencyProbe r = harness.residency();
+    if (residency && r != null) {
+      for (DeviceBuffer b : held) {
+        check(r.contains(b), "R1: a held buffer is not resident");
+      }
+      check(r.size() == held.size() + owned.size(), "R1: residency set has " + r.size()
+          + " members, model " + (held.size() + owned.size()));
+      check(s.residencyCommits() == commits, "R1: " + s.residencyCommits() + " commits, model " + commits);
+      check(r.isClean(), "R1: a call left residency changes uncommitted");
+      if (s.residencyCommits() > 0) {
+        events.add("residency commit");
+      }
+    }
+  }
+
+  /** Closes everything the run made; the device must then hold nothing of the pool's. */
+  void finish() {
+    pool.close();
+    for (Buffer b : owned) {
+      b.close();
+    }
+    check(harness.liveAllocations() == 0, "leaked " + harness.liveAllocations() + " device allocations");
+  }
+
+  @Override
+  public String toString() {
+    return "PoolMachine[" + device.name() + ", live " + live.size() + ", free " + free + "]";
+  }
+}

@@ -1,0 +1,11 @@
+package dev.mlxarena;
+
+import dev.mlxarena.testing.DeviceHarness;
+import java.util.function.Supplier;
+
+/** Makes the machine of one chain: a fresh device harness and pool for every try. */
+record PoolMachineFactory(Supplier<DeviceHarness> harness, boolean injectsFailures) {
+  PoolMachine create() {
+    return new PoolMachine(harness, injectsFailures);
+  }
+}
