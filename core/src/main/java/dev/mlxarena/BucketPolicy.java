@@ -19,6 +19,29 @@ public interface BucketPolicy {
     return PowerOfTwoPolicy.INSTANCE;
   }
 
+  /**
+   * {@code k} size classes per doubling above a 256-byte granule, powers of two below it: waste
+   * stays under {@code 1/k} of the request above the granule ({@code k = 4}: under 25%), for more
+   * buckets and so a little less reuse than {@link #powerOfTwo()}.
+   *
+   * @param k classes per doubling, a power of two from 1 to 64
+   * @throws IllegalArgumentException for any other {@code k}
+   */
+  static BucketPolicy sizeClasses(int k) {
+    return new SizeClassPolicy(k, 256);
+  }
+
+  /**
+   * {@code k} size classes per doubling above {@code granule} bytes.
+   *
+   * @param k classes per doubling, a power of two from 1 to 64
+   * @param granule a power of two from {@code k} to 2^30: below it, buckets are powers of two
+   * @throws IllegalArgumentException if either is out of range
+   */
+  static BucketPolicy sizeClasses(int k, long granule) {
+    return new SizeClassPolicy(k, granule);
+  }
+
   /** The capacity allocated for a request of {@code bytes} bytes. */
   default long bucketSize(long bytes) {
     return sizeOfBucket(bucketIndex(bytes));

@@ -45,4 +45,31 @@ class BucketPolicyTest {
     assertTrue(e.getMessage().contains(Long.toString(1L << 62)));
     assertThrows(IllegalArgumentException.class, () -> p.bucketIndex(-1));
   }
+
+  @Test
+  void sizeClassesCutEachDoublingIntoKSteps() {
+    BucketPolicy c = BucketPolicy.sizeClasses(4);
+    assertEquals(256, c.bucketSize(200), "powers of two up to the granule");
+    assertEquals(16, c.bucketSize(9));
+    assertEquals(320, c.bucketSize(257));
+    assertEquals(384, c.bucketSize(321));
+    assertEquals(512, c.bucketSize(500));
+    assertEquals(640, c.bucketSize(513));
+    assertEquals(5 << 20, c.bucketSize((4 << 20) + 1));
+    for (int i = 0; i < c.bucketCount(); i++) {
+      assertEquals(i, c.bucketIndex(c.sizeOfBucket(i)), "index " + i + " round-trips");
+      if (i > 0) {
+        assertTrue(c.sizeOfBucket(i) > c.sizeOfBucket(i - 1), "buckets grow");
+      }
+    }
+    assertEquals(1L << 62, c.sizeOfBucket(c.bucketCount() - 1));
+  }
+
+  @Test
+  void sizeClassesRejectBadParameters() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BucketPolicy.sizeClasses(3));
+    assertTrue(e.getMessage().contains("3"));
+    assertThrows(IllegalArgumentException.class, () -> BucketPolicy.sizeClasses(4, 100));
+    assertThrows(IllegalArgumentException.class, () -> BucketPolicy.sizeClasses(8, 4));
+  }
 }

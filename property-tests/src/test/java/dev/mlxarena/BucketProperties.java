@@ -53,4 +53,29 @@ class BucketProperties {
       assertTrue(policy.bucketSize(n) < 2 * n);
     }
   }
+
+  @Provide
+  Arbitrary<Integer> classes() {
+    return Arbitraries.of(1, 2, 4, 8, 16);
+  }
+
+  @Property
+  void sizeClassesCoverAreIdempotentAndMonotone(
+      @ForAll("classes") int k, @ForAll("sizes") long n, @ForAll("sizes") long m) {
+    BucketPolicy c = BucketPolicy.sizeClasses(k);
+    long b = c.bucketSize(n);
+    assertTrue(b >= Math.max(n, 1), "B1");
+    assertEquals(b, c.bucketSize(b), "B3 idempotent");
+    assertTrue(c.bucketSize(Math.min(n, m)) <= c.bucketSize(Math.max(n, m)), "B3 monotone");
+  }
+
+  @Property
+  void sizeClassesBoundTheWaste(@ForAll("classes") int k, @ForAll("sizes") long n) {
+    long granule = 256;
+    long b = BucketPolicy.sizeClasses(k).bucketSize(n);
+    assertTrue(b <= n + n / k + granule, "B4: " + n + " -> " + b + " with k = " + k);
+    if (n > granule) {
+      assertTrue(b - n < Math.max(1, n / k), "above the granule waste is under n/k: " + n + " -> " + b);
+    }
+  }
 }

@@ -1,0 +1,278 @@
+package dev.mlxarena.examples.demo;
+
+import dev.mlxarena.BucketPolicy;
+import dev.mlxarena.Device;
+import dev.mlxarena.DeviceUnavailableException;
+import dev.mlxarena.Devices;
+import dev.mlxarena.PoolStats;
+import dev.mlxarena.cuda.CudaDevice;
+import dev.mlxarena.cuda.CudaStorage;
+import dev.mlxarena.metal.MetalDevice;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.function.IntConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code mlx-arena-demo}: generates tokens with a small transformer, one token scope per token,
+ * and shows what the pool saves. Run it with {@code java -jar examples/target/mlx-arena-demo.jar}.
+ */
+@Command(
+    name = "mlx-arena-demo",
+    mixinStandardHelpOptions = true,
+    version = "mlx-arena-demo 0.1.0",
+    sortOptions = false,
+    description = {
+      "Generates tokens greedily with a small decoder-only transformer through a DecodeLoop,",
+      "one token scope per token, the KV cache in owned buffers, and reports what the pool saves."
+    })
+public final class DecodeDemo implements Callable<Integer> {
+  static final int EXIT_UNAVAILABLE = 3;
+
+  @Spec private CommandSpec spec;
+
+  @Option(names = "--backend", defaultValue = "auto", paramLabel = "NAME",
+      description = "auto, host, metal, cuda or sim (the Metal code path over the portable shim). Default: ${DEFAULT-VALUE}.")
+  private String backend = "auto";
+
+  @Option(names = "--tokens", defaultValue = "200", description = "Tokens to generate. Default: ${DEFAULT-VALUE}.")
+  private int tokens = 200;
+
+  @Option(names = "--layers", defaultValue = "6", description = "Decoder layers. Default: ${DEFAULT-VALUE}.")
+  private int layers = 6;
+
+  @Option(names = "--hidden", defaultValue = "256", description = "Model width. Default: ${DEFAULT-VALUE}.")
+  private int hidden = 256;
+
+  @Option(names = "--heads", defaultValue = "8", description = "Attention heads. Default: ${DEFAULT-VALUE}.")
+  private int heads = 8;
+
+  @Option(names = "--vocab", defaultValue = "1024", description = "Vocabulary size. Default: ${DEFAULT-VALUE}.")
+  private int vocab = 1024;
+
+  @Option(names = "--policy", defaultValue = "pow2", paramLabel = "pow2|classes",
+      description = "Bucket policy: pow2 (power-of-two buckets) or classes (4 size classes per doubling). Default: ${DEFAULT-VALUE}.")
+  private String policy = "pow2";
+
+  @Option(names = "--no-pool", description = "Allocate every scratch buffer from the device and free it at the end of its token.")
+  private boolean noPool;
+
+  @Option(names = "--compare", description = "Run pooled and unpooled back to back and print both.")
+  private boolean compare;
+
+  @Option(names = "--report", paramLabel = "FILE.png", description = "Write a chart of per-token time and pool bytes.")
+  private @Nullable Path report;
+
+  @Option(names = "--seed", defaultValue = "42", description = "Seed of the weights and the first token. Default: ${DEFAULT-VALUE}.")
+  private long seed = 42;
+
+  @Option(names = "--memory-limit", defaultValue = "4g", paramLabel = "BYTES",
+      description = "Refuse models larger than this (k, m, g suffixes). Default: ${DEFAULT-VALUE}.")
+  private String memoryLimit = "4g";
+
+  @Option(names = "--no-progress", description = "No progress bar (for logs and scripts).")
+  private boolean noProgress;
+
+  public static void main(String[] args) {
+    System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+  }
+
+  /** Runs the demo with {@code args}, printing to {@code out} and {@code err}; returns the exit code. */
+  static int run(String[] args, PrintWriter out, PrintWriter err) {
+    CommandLine cli = new CommandLine(new DecodeDemo());
+    cli.setOut(out);
+    cli.setErr(err);
+    cli.setExecutionExceptionHandler(
+        (e, cmd, parsed) -> {
+          if (e instanceof DeviceUnavailableException) {
+            cmd.getErr().println("error: " + e.getMessage());
+            return EXIT_UNAVAILABLE;
+          }
+          throw e;
+        });
+    return cli.execute(args);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    ModelConfig cfg;
+    try {
+      if (tokens < 1) {
+        throw new IllegalArgumentException("--tokens must be at least 1, was " + tokens);
+      }
+      cfg = new ModelConfig(vocab, hidden, layers, heads, 4 * hidden, tokens);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+    long limit;
+    try {
+      limit = parseBytes(memoryLimit);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "--memory-limit: " + e.getMessage());
+    }
+    long needed = cfg.weightBytes() + cfg.kvBytes();
+    if (needed > limit) {
+      throw new ParameterException(spec.commandLine(), String.format(Locale.ROOT,
+          "the model needs %s of weights and KV cache, over the memory limit of %s: use smaller"
+              + " --hidden/--layers/--vocab/--tokens, or raise --memory-limit", human(needed), human(limit)));
+    }
+    BucketPolicy bucketPolicy = switch (policy) {
+      case "pow2" -> BucketPolicy.powerOfTwo();
+      case "classes" -> BucketPolicy.sizeClasses(4);
+      default -> throw new ParameterException(spec.commandLine(),
+          "unknown --policy '" + policy + "': choose pow2 or classes");
+    };
+    List<DemoRun.Mode> modes = compare
+        ? List.of(DemoRun.Mode.POOLED, DemoRun.Mode.UNPOOLED)
+        : List.of(noPool ? DemoRun.Mode.UNPOOLED : DemoRun.Mode.POOLED);
+    List<DemoRun.Result> results = new ArrayList<>();
+    try (Device device = openBackend(backend)) {
+      out.printf(Locale.ROOT, "mlx-arena demo: %d layers, hidden %d, %d heads, FFN %d, vocab %d; %d tokens on %s (%s)%n",
+          layers, hidden, heads, cfg.ffn(), vocab, tokens, device.name(), bucketPolicy);
+      // An unreported warm-up in each mode first, so neither measured run pays for JIT compiling
+      // the kernels (which would flatter whichever ran second).
+      ModelConfig warmCfg = new ModelConfig(vocab, hidden, layers, heads, 4 * hidden, Math.min(tokens, 24));
+      for (DemoRun.Mode mode : modes) {
+        DemoRun.run(device, mode, bucketPolicy, warmCfg, warmCfg.context(), seed, t -> {});
+      }
+      for (DemoRun.Mode mode : modes) {
+        results.add(generate(device, mode, bucketPolicy, cfg));
+      }
+    }
+    summary(out, results);
+    if (report != null) {
+      Report.write(report, results);
+      out.println("report written to " + report);
+    }
+    return 0;
+  }
+
+  private DemoRun.Result generate(Device device, DemoRun.Mode mode, BucketPolicy bucketPolicy, ModelConfig cfg) {
+    String label = mode == DemoRun.Mode.POOLED ? "pooled  " : "unpooled";
+    if (noProgress) {
+      return DemoRun.run(device, mode, bucketPolicy, cfg, tokens, seed, t -> {});
+    }
+    try (ProgressBar bar = new ProgressBarBuilder().setTaskName(label).setInitialMax(tokens)
+        .setStyle(ProgressBarStyle.ASCII).setUnit(" tok", 1).showSpeed().build()) {
+      IntConsumer progress = bar::stepTo;
+      return DemoRun.run(device, mode, bucketPolicy, cfg, tokens, seed, progress);
+    }
+  }
+
+  /** Opens the named backend; GPU backends in host-visible memory, since the demo computes on the CPU. */
+  static Device openBackend(String name) {
+    switch (name.toLowerCase(Locale.ROOT)) {
+      case "cuda":
+        return CudaDevice.open(0, CudaStorage.SHARED);
+      case "auto":
+        try {
+          return MetalDevice.open();
+        } catch (DeviceUnavailableException noMetal) {
+          try {
+            return CudaDevice.open(0, CudaStorage.SHARED);
+          } catch (DeviceUnavailableException noCuda) {
+            return Devices.open("host");
+          }
+        }
+      case "host":
+      case "metal":
+      case "sim":
+        try {
+          return Devices.open(name);
+        } catch (DeviceUnavailableException e) {
+          throw new DeviceUnavailableException("backend '" + name + "' is not available here: " + e.getMessage(), e);
+        }
+      default:
+        throw new DeviceUnavailableException(
+            "unknown backend '" + name + "': choose auto, host, metal, cuda or sim");
+    }
+  }
+
+  private static void summary(PrintWriter out, List<DemoRun.Result> results) {
+    out.println();
+    String fmt = "%-34s" + "%18s".repeat(results.size()) + "%n";
+    List<Object> header = new ArrayList<>(List.of(""));
+    results.forEach(r -> header.add(r.mode() == DemoRun.Mode.POOLED ? "pooled" : "unpooled"));
+    out.printf(Locale.ROOT, fmt, header.toArray());
+    row(out, fmt, "tokens (checksum)", results, r -> r.tokens().size() + " (" + r.checksum() + ")");
+    row(out, fmt, "tokens per second", results, r -> String.format(Locale.ROOT, "%.1f", r.tokensPerSecond()));
+    row(out, fmt, "allocations per token", results, r -> String.format(Locale.ROOT, "%.0f", r.allocationsPerToken()));
+    row(out, fmt, "allocating + recycling per token*", results,
+        r -> String.format(Locale.ROOT, "%.1f us", r.allocMicrosPerToken()));
+    row(out, fmt, "reuse hit rate", results, r -> r.mode() == DemoRun.Mode.POOLED
+        ? String.format(Locale.ROOT, "%.1f %%", 100 * r.reuseRate()) : "-");
+    row(out, fmt, "fresh device allocations", results, r -> r.mode() == DemoRun.Mode.POOLED
+        ? (r.freshAfterWarmup() + " after token 0") : (long) r.allocationsPerToken() * r.tokens().size() + "");
+    row(out, fmt, "scratch requested per token", results, r -> human(r.requestedPerToken()));
+    row(out, fmt, "scratch held by the pool", results, r -> r.mode() == DemoRun.Mode.POOLED
+        ? human(r.pool().heldBytes()) : "-");
+    row(out, fmt, "peak pool bytes (active / held)", results, r -> {
+      PoolStats p = r.pool();
+      return r.mode() == DemoRun.Mode.POOLED ? human(p.peakActiveBytes()) + " / " + human(p.peakHeldBytes()) : "-";
+    });
+    row(out, fmt, "weights + KV cache", results, r -> human(r.modelBytes()));
+    out.println("* median over the tokens, the timer's own cost included");
+    if (results.size() == 2) {
+      DemoRun.Result pooled = results.get(0);
+      DemoRun.Result unpooled = results.get(1);
+      out.printf(Locale.ROOT, "%npooled allocation is %.1fx faster per token; same tokens: %s%n",
+          unpooled.allocMicrosPerToken() / Math.max(1e-9, pooled.allocMicrosPerToken()),
+          pooled.checksum().equals(unpooled.checksum()) ? "yes (" + pooled.checksum() + ")" : "NO");
+    }
+  }
+
+  private interface Cell {
+    String of(DemoRun.Result r);
+  }
+
+  private static void row(PrintWriter out, String fmt, String name, List<DemoRun.Result> rs, Cell cell) {
+    List<Object> cells = new ArrayList<>(List.of(name));
+    rs.forEach(r -> cells.add(cell.of(r)));
+    out.printf(Locale.ROOT, fmt, cells.toArray());
+  }
+
+  static long parseBytes(String s) {
+    String t = s.trim().toLowerCase(Locale.ROOT);
+    long mult = 1;
+    if (t.endsWith("k") || t.endsWith("m") || t.endsWith("g")) {
+      mult = t.endsWith("k") ? 1L << 10 : t.endsWith("m") ? 1L << 20 : 1L << 30;
+      t = t.substring(0, t.length() - 1);
+    }
+    try {
+      long v = Long.parseLong(t);
+      if (v <= 0) {
+        throw new NumberFormatException();
+      }
+      return Math.multiplyExact(v, mult);
+    } catch (NumberFormatException | ArithmeticException e) {
+      throw new IllegalArgumentException("not a positive byte count: '" + s + "' (examples: 512m, 4g)");
+    }
+  }
+
+  static String human(long bytes) {
+    if (bytes >= 1L << 30) {
+      return String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
+    }
+    if (bytes >= 1L << 20) {
+      return String.format(Locale.ROOT, "%.2f MiB", bytes / (double) (1L << 20));
+    }
+    if (bytes >= 1L << 10) {
+      return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
+    }
+    return bytes + " B";
+  }
+}
