@@ -37,12 +37,20 @@ import org.jspecify.annotations.Nullable;
  * the device's residency set, with one residency commit per call that changed the set. A failed
  * call leaves the pool exactly as it was.
  *
- * <h2>Thread safety</h2>
+ * <h2>Thread safety and the lock-free path</h2>
  * All methods are thread-safe; bookkeeping runs under one lock ({@code PoolLock}: a
  * compare-and-set to enter and a release store to leave). Fresh device allocations also run
  * under it (as PyTorch's caching allocator does around {@code cudaMalloc}): they happen during
- * warm-up, and holding the lock keeps the memory totals exact. The steady-state path is a stack pop
- * and a handle.
+ * warm-up, and holding the lock keeps the memory totals exact.
+ *
+ * <p>The steady state takes no lock at all. A closing scope recycles its buffers into its own
+ * reserve, which is parked and then adopted by the next scope to open (see {@code FreeLists}), and
+ * a scope's thread pops its reserve without the lock: a stack pop, a generation read and a handle.
+ * The counters those pops change live in the scope and are folded into the pool's when it closes;
+ * {@link #stats()} adds in the open scopes' counters, so it is exact for a pool used by one thread
+ * and approximate while other threads allocate. The one interleaving this gives up checking is a
+ * pool closed on one thread while another thread is still allocating through one of its scopes:
+ * that is a use after close, as it would be for any resource.
  *
  * <p>{@link #alloc}, {@link #allocBatch} and {@link #reset()} act on the pool's default scope,
  * for code written against mlx-native's single-arena API.
@@ -57,12 +65,12 @@ public final class BufferPool implements AutoCloseable {
   private final PoolLock lock = new PoolLock();
 
   // Everything below is guarded by lock.
-  private final BlockStack[] free;
-  private Block[] registry = new Block[64];
-  private int registered;
+  private final FreeLists free;
+  private final BlockRegistry registry = new BlockRegistry();
   private final Scope defaultScope;
   private @Nullable Scope openScopes;
-  private boolean closed;
+  /** Written under the lock; volatile because the lock-free allocation path reads it. */
+  private volatile boolean closed;
   /** Owned buffers registered through registerExisting; the value says whether this pool added them to the residency set. */
   private final Map<Block, Boolean> external = new IdentityHashMap<>();
   private final Block[][] stashedBlocks = new Block[STASH_LIMIT][];
@@ -90,7 +98,7 @@ public final class BufferPool implements AutoCloseable {
     this.options = options;
     this.policy = options.getBucketPolicy();
     this.residency = options.isResidency() ? device.residencySet() : null;
-    this.free = new BlockStack[policy.bucketCount()];
+    this.free = new FreeLists(policy.bucketCount());
     this.defaultScope = new Scope(this, true, new Block[16], new long[16]);
   }
 
@@ -137,6 +145,7 @@ public final class BufferPool implements AutoCloseable {
       } else {
         s = new Scope(this, false, new Block[16], new long[16]);
       }
+      s.reserve = free.adopt();
       s.next = openScopes;
       if (openScopes != null) {
         openScopes.prev = s;
@@ -154,7 +163,13 @@ public final class BufferPool implements AutoCloseable {
       if (!scope.isOpen()) {
         return;
       }
-      recycleScope(scope, Block.DEATH_SCOPE_CLOSED);
+      foldCounters(scope);
+      BlockStack[] reserve = scope.reserve != null ? scope.reserve : FreeLists.newReserve(policy.bucketCount());
+      scope.reserve = null;
+      recycleScope(scope, Block.DEATH_SCOPE_CLOSED, reserve);
+      if (!FreeLists.isEmpty(reserve)) {
+        free.park(reserve);
+      }
       scope.markClosed();
       unlink(scope);
       if (stashed < STASH_LIMIT) {
@@ -182,18 +197,67 @@ public final class BufferPool implements AutoCloseable {
     s.next = null;
   }
 
-  /** Recycles every buffer {@code scope} issued whose handle is still live; empties its record. */
-  private void recycleScope(Scope scope, byte why) {
+  /**
+   * Recycles every buffer {@code scope} issued whose handle is still live, into {@code target}
+   * (a reserve) or, when {@code null}, the global free lists; empties its record.
+   */
+  private void recycleScope(Scope scope, byte why, BlockStack @Nullable [] target) {
+    notePeak();
     Block[] bs = scope.blocks;
     long[] gs = scope.generations;
+    // Totals in locals: the generation's release store in the loop would otherwise force every
+    // counter update out to memory on each iteration.
+    long count = 0;
+    long bytes = 0;
+    long requested = 0;
     for (int i = 0, n = scope.count; i < n; i++) {
       Block b = bs[i];
       if (b.generation() == gs[i]) {
-        recycle(b, why);
+        kill(b, why);
+        b.state = Block.FREE;
+        FreeLists.push(target, b, free);
+        count++;
+        bytes += b.capacity;
+        requested += b.byteLength;
       }
       bs[i] = null;
     }
     scope.count = 0;
+    activeCount -= count;
+    activeBytes -= bytes;
+    requestedBytes -= requested;
+    cachedCount += count;
+    cachedBytes += bytes;
+  }
+
+  /**
+   * Moves the counters a scope changed without the lock into the pool's. Active bytes only grow
+   * between two locked calls, so their peak is seen here or at the next locked call that lowers
+   * them (see {@link #notePeak}).
+   */
+  private void foldCounters(Scope s) {
+    allocations += s.reservePops;
+    reuseHits += s.reservePops;
+    activeCount += s.reservePops;
+    activeBytes += s.reservePopBytes;
+    requestedBytes += s.reserveRequestedBytes;
+    cachedCount -= s.reservePops;
+    cachedBytes -= s.reservePopBytes;
+    s.reservePops = 0;
+    s.reservePopBytes = 0;
+    s.reserveRequestedBytes = 0;
+    notePeak();
+  }
+
+  /** Records the active bytes of this moment (open scopes' pops included) as a peak candidate. */
+  private void notePeak() {
+    long active = activeBytes;
+    for (Scope s = openScopes; s != null; s = s.next) {
+      active += s.reservePopBytes;
+    }
+    if (active > peakActiveBytes) {
+      peakActiveBytes = active;
+    }
   }
 
   // ================================================================ allocation
@@ -229,6 +293,14 @@ public final class BufferPool implements AutoCloseable {
   Buffer allocate(Scope scope, long bytes, DType dtype, long[] shape) {
     long elements = Checks.elements(bytes, dtype, shape);
     int bucket = policy.bucketIndex(bytes);
+    // The steady state: this scope's thread pops its own reserve, no lock (see the class comment).
+    BlockStack[] reserve = scope.reserve;
+    if (reserve != null) {
+      BlockStack stack = reserve[bucket];
+      if (stack != null && stack.size() > 0 && scope.isOpen() && !closed) {
+        return scope.issueFromReserve(stack.pop(), dtype, bytes, elements, shape);
+      }
+    }
     lock.lock();
     try {
       ensureUsable(scope);
@@ -268,7 +340,7 @@ public final class BufferPool implements AutoCloseable {
       int i = 0;
       try {
         for (; i < n; i++) {
-          Block b = popFree(buckets[i]);
+          Block b = popReserved(scope, buckets[i]);
           if (b == null) {
             b = fresh(buckets[i], requests.get(i).bytes());
             isFresh[i] = true;
@@ -281,7 +353,7 @@ public final class BufferPool implements AutoCloseable {
           if (isFresh[j]) {
             undoFresh(taken[j]);
           } else {
-            pushFree(taken[j]);
+            pushFree(taken[j], null);
           }
         }
         peakHeldBytes = peakBefore;
@@ -310,16 +382,16 @@ public final class BufferPool implements AutoCloseable {
       residency.remove(b.raw);
       residencyAdds--;
     }
-    unregister(b);
+    registry.remove(b);
     heldBytes -= b.capacity;
     freshAllocations--;
     b.state = Block.GONE;
     device.free(b.raw);
   }
 
+  /** A free block of {@code bucket} from the global lists or parked reserves, or {@code null}. */
   private @Nullable Block popFree(int bucket) {
-    BlockStack stack = free[bucket];
-    Block b = stack == null ? null : stack.pop();
+    Block b = free.pop(bucket);
     if (b != null) {
       cachedCount--;
       cachedBytes -= b.capacity;
@@ -327,14 +399,23 @@ public final class BufferPool implements AutoCloseable {
     return b;
   }
 
-  private void pushFree(Block b) {
-    BlockStack stack = free[b.bucket];
-    if (stack == null) {
-      stack = new BlockStack();
-      free[b.bucket] = stack;
+  /** Like {@link #popFree}, but from the scope's own reserve first (under the lock). */
+  private @Nullable Block popReserved(Scope scope, int bucket) {
+    BlockStack[] reserve = scope.reserve;
+    BlockStack s = reserve == null ? null : reserve[bucket];
+    if (s != null && s.size() > 0) {
+      Block b = s.pop();
+      cachedCount--;
+      cachedBytes -= b.capacity;
+      return b;
     }
+    return popFree(bucket);
+  }
+
+  /** Marks {@code b} FREE and pushes it on {@code target} (a reserve) or the global lists. */
+  private void pushFree(Block b, BlockStack @Nullable [] target) {
     b.state = Block.FREE;
-    stack.push(b);
+    FreeLists.push(target, b, free);
     cachedCount++;
     cachedBytes += b.capacity;
   }
@@ -371,7 +452,7 @@ public final class BufferPool implements AutoCloseable {
     if (residency != null) {
       residencyAdds++;
     }
-    register(b);
+    registry.add(b);
     heldBytes += capacity;
     peakHeldBytes = Math.max(peakHeldBytes, heldBytes);
     freshAllocations++;
@@ -393,17 +474,20 @@ public final class BufferPool implements AutoCloseable {
     return new Buffer(b, generation);
   }
 
-  /** LIVE to FREE: kills every handle to {@code b} and pushes it on its bucket's free list. */
+  /** LIVE to FREE for one buffer: kills its handles and pushes it on the global lists. */
   private void recycle(Block b, byte why) {
-    if (why != Block.DEATH_RESET || PlantedFault.active != PlantedFault.RESET_KEEPS_HANDLES_LIVE) {
-      b.kill(why);
-    }
+    notePeak();
+    kill(b, why);
     activeCount--;
     activeBytes -= b.capacity;
     requestedBytes -= b.byteLength;
-    pushFree(b);
-    if (PlantedFault.active == PlantedFault.DOUBLE_PUSH) {
-      free[b.bucket].push(b);
+    pushFree(b, null);
+  }
+
+  /** Makes every handle to {@code b} stale (unless a fault is planted, for the mutation check). */
+  private static void kill(Block b, byte why) {
+    if (why != Block.DEATH_RESET || PlantedFault.active != PlantedFault.RESET_KEEPS_HANDLES_LIVE) {
+      b.kill(why);
     }
   }
 
@@ -456,7 +540,7 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       ensureOpen();
-      recycleScope(defaultScope, Block.DEATH_RESET);
+      recycleScope(defaultScope, Block.DEATH_RESET, null);
     } finally {
       lock.unlock();
     }
@@ -555,7 +639,8 @@ public final class BufferPool implements AutoCloseable {
 
   /**
    * Frees every buffer in the free lists back to the device, removing them from the residency set
-   * with one commit. Live buffers are untouched.
+   * with one commit. Live buffers are untouched, and so are the reserves of scopes still open
+   * (their threads own them until they close).
    *
    * @throws PoolClosedException if the pool is closed
    */
@@ -563,20 +648,15 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       ensureOpen();
+      List<Block> gone = new ArrayList<>();
+      free.drain(gone::add);
       RuntimeException failure = null;
-      int removed = 0;
-      for (BlockStack stack : free) {
-        if (stack == null) {
-          continue;
-        }
-        for (Block b = stack.pop(); b != null; b = stack.pop()) {
-          cachedCount--;
-          cachedBytes -= b.capacity;
-          removed += residency != null ? 1 : 0;
-          failure = freeBlock(b, Block.DEATH_CLEARED, failure);
-        }
+      for (Block b : gone) {
+        cachedCount--;
+        cachedBytes -= b.capacity;
+        failure = freeBlock(b, Block.DEATH_CLEARED, failure);
       }
-      if (removed > 0) {
+      if (!gone.isEmpty()) {
         commitResidency();
       }
       if (failure != null) {
@@ -602,23 +682,25 @@ public final class BufferPool implements AutoCloseable {
       closed = true;
       for (Scope s = openScopes; s != null; ) {
         Scope next = s.next;
-        recycleScope(s, Block.DEATH_POOL_CLOSED);
+        foldCounters(s);
+        recycleScope(s, Block.DEATH_POOL_CLOSED, null);
+        s.reserve = null;
         s.markClosed();
         s.prev = null;
         s.next = null;
         s = next;
       }
       openScopes = null;
-      recycleScope(defaultScope, Block.DEATH_POOL_CLOSED);
+      recycleScope(defaultScope, Block.DEATH_POOL_CLOSED, null);
       defaultScope.markClosed();
       RuntimeException failure = null;
       boolean changed = false;
-      while (registered > 0) {
-        Block b = registry[registered - 1];
+      while (registry.size() > 0) {
+        Block b = registry.get(registry.size() - 1);
         changed |= residency != null;
         failure = freeBlock(b, Block.DEATH_POOL_CLOSED, failure);
       }
-      Arrays.fill(free, null);
+      free.drain(b -> {});
       cachedCount = 0;
       cachedBytes = 0;
       for (Map.Entry<Block, Boolean> e : external.entrySet()) {
@@ -674,7 +756,7 @@ public final class BufferPool implements AutoCloseable {
       b.lastDeath = why;
     }
     b.state = Block.GONE;
-    unregister(b);
+    registry.remove(b);
     heldBytes -= b.capacity;
     deviceFrees++;
     try {
@@ -693,34 +775,48 @@ public final class BufferPool implements AutoCloseable {
   }
 
   // ================================================================ queries
+  // Counters are the pool's own plus what open scopes changed without the lock (see Scope).
 
-  /** The number of buffers waiting in the free lists. */
+  /** The number of buffers waiting in the free lists (reserves of open scopes included). */
   public int freeCount() {
     lock.lock();
     try {
-      return (int) cachedCount;
+      long n = cachedCount;
+      for (Scope s = openScopes; s != null; s = s.next) {
+        n -= s.reservePops;
+      }
+      return (int) n;
     } finally {
       lock.unlock();
     }
   }
 
-  /** The number of buffers waiting in the free lists of the bucket that serves {@code bytes}. */
+  /** The number of free buffers in the bucket that serves {@code bytes}. */
   public int freeCount(long bytes) {
     int bucket = policy.bucketIndex(bytes);
     lock.lock();
     try {
-      BlockStack s = free[bucket];
-      return s == null ? 0 : s.size();
+      int n = free.count(bucket);
+      for (Scope s = openScopes; s != null; s = s.next) {
+        BlockStack[] r = s.reserve;
+        BlockStack st = r == null ? null : r[bucket];
+        n += st == null ? 0 : st.size();
+      }
+      return n;
     } finally {
       lock.unlock();
     }
   }
 
-  /** The total capacity, in bytes, of the buffers in the free lists. */
+  /** The total capacity, in bytes, of the free buffers. */
   public long freeBytes() {
     lock.lock();
     try {
-      return cachedBytes;
+      long n = cachedBytes;
+      for (Scope s = openScopes; s != null; s = s.next) {
+        n -= s.reservePopBytes;
+      }
+      return n;
     } finally {
       lock.unlock();
     }
@@ -730,35 +826,65 @@ public final class BufferPool implements AutoCloseable {
   public int inUseCount() {
     lock.lock();
     try {
-      return (int) activeCount;
+      long n = activeCount;
+      for (Scope s = openScopes; s != null; s = s.next) {
+        n += s.reservePops;
+      }
+      return (int) n;
     } finally {
       lock.unlock();
     }
   }
 
-  /** A consistent snapshot of the pool's counters. */
+  /**
+   * A snapshot of the pool's counters. Exact when no other thread is allocating; while others
+   * are, their scopes' latest lock-free allocations may not be counted yet.
+   */
   public PoolStats stats() {
     lock.lock();
     try {
+      return statsLocked();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private PoolStats statsLocked() {
+    {
+      long active = activeCount;
+      long activeB = activeBytes;
+      long requested = requestedBytes;
+      long cached = cachedCount;
+      long cachedB = cachedBytes;
+      long allocs = allocations;
+      long hits = reuseHits;
+      long peak = peakActiveBytes;
+      for (Scope s = openScopes; s != null; s = s.next) {
+        active += s.reservePops;
+        activeB += s.reservePopBytes;
+        requested += s.reserveRequestedBytes;
+        cached -= s.reservePops;
+        cachedB -= s.reservePopBytes;
+        allocs += s.reservePops;
+        hits += s.reservePops;
+      }
       return new PoolStats(
-          activeCount,
-          activeBytes,
-          requestedBytes,
-          cachedCount,
-          cachedBytes,
-          registered,
+          active,
+          activeB,
+          requested,
+          cached,
+          cachedB,
+          registry.size(),
           heldBytes,
-          peakActiveBytes,
+          Math.max(peak, activeB),
           peakHeldBytes,
-          allocations,
+          allocs,
           freshAllocations,
-          reuseHits,
+          hits,
           deviceFrees,
           residencyAdds,
           residencyRemoves,
           residencyCommits);
-    } finally {
-      lock.unlock();
     }
   }
 
@@ -767,16 +893,13 @@ public final class BufferPool implements AutoCloseable {
     return policy.bucketSize(bytes);
   }
 
-  /**
-   * The device buffers this pool holds, live and free, for tests and diagnostics that check the
-   * pool's invariants. The list is a snapshot.
-   */
+  /** The device buffers this pool holds, live and free: a snapshot, for invariant checks. */
   List<DeviceBuffer> heldDeviceBuffers() {
     lock.lock();
     try {
-      List<DeviceBuffer> out = new ArrayList<>(registered);
-      for (int i = 0; i < registered; i++) {
-        out.add(registry[i].raw);
+      List<DeviceBuffer> out = new ArrayList<>(registry.size());
+      for (int i = 0; i < registry.size(); i++) {
+        out.add(registry.get(i).raw);
       }
       return out;
     } finally {
@@ -784,29 +907,33 @@ public final class BufferPool implements AutoCloseable {
     }
   }
 
-  /** The device buffers in the free lists, bucket by bucket, for invariant checks. */
+  /** The free device buffers, wherever they wait: a snapshot, for invariant checks. */
   List<DeviceBuffer> freeDeviceBuffers() {
+    List<DeviceBuffer> out = new ArrayList<>();
     lock.lock();
     try {
-      List<DeviceBuffer> out = new ArrayList<>();
-      for (BlockStack s : free) {
-        if (s != null) {
-          for (int i = 0; i < s.size(); i++) {
-            out.add(s.get(i).raw);
-          }
-        }
-      }
-      return out;
+      forEachFreeLocked(b -> out.add(b.raw));
     } finally {
       lock.unlock();
+    }
+    return out;
+  }
+
+  /** Visits every FREE block: global lists, parked reserves, open scopes' reserves. */
+  private void forEachFreeLocked(java.util.function.Consumer<Block> visitor) {
+    free.forEach(visitor);
+    for (Scope s = openScopes; s != null; s = s.next) {
+      if (s.reserve != null) {
+        FreeLists.forEach(s.reserve, visitor);
+      }
     }
   }
 
   /**
    * Checks the pool's internal invariants and returns a description of the first violation, or
-   * {@code null}: every held buffer is in exactly one place (A2), free-list entries are FREE and in
-   * their own bucket, the counters match the blocks (C1), and every held buffer is in the residency
-   * set (R1). For tests and diagnostics; takes the lock.
+   * {@code null}: every held buffer is in exactly one place (A2), free buffers are FREE and filed
+   * under their own bucket, the counters match the blocks (C1), and every held buffer is in the
+   * residency set (R1). For tests and diagnostics, on a pool no other thread is using.
    */
   @Nullable String verify() {
     lock.lock();
@@ -816,8 +943,8 @@ public final class BufferPool implements AutoCloseable {
       long liveBytes = 0;
       long requested = 0;
       long held = 0;
-      for (int i = 0; i < registered; i++) {
-        Block b = registry[i];
+      for (int i = 0; i < registry.size(); i++) {
+        Block b = registry.get(i);
         if (b.registryIndex != i || b.pool != this) {
           return "registry slot " + i + " holds a block indexed " + b.registryIndex;
         }
@@ -836,35 +963,34 @@ public final class BufferPool implements AutoCloseable {
           return "held block missing from the residency set: " + b.raw;
         }
       }
-      long freeCount = 0;
-      long freeBytes = 0;
-      for (int bucket = 0; bucket < free.length; bucket++) {
-        BlockStack s = free[bucket];
-        for (int i = 0; s != null && i < s.size(); i++) {
-          Block b = s.get(i);
-          if (b.state != Block.FREE) {
-            return "free list of bucket " + bucket + " holds a block in state " + b.state;
-          }
-          if (b.bucket != bucket) {
-            return "block of bucket " + b.bucket + " in the free list of bucket " + bucket;
-          }
-          if (!Boolean.FALSE.equals(seen.put(b, Boolean.TRUE))) {
-            return "free-list entry that is unregistered or listed twice: " + b.raw;
-          }
-          freeCount++;
-          freeBytes += b.capacity;
+      String[] problem = {null};
+      long[] freeTotals = new long[2];
+      forEachFreeLocked(b -> {
+        if (problem[0] != null) {
+          return;
         }
+        if (b.state != Block.FREE) {
+          problem[0] = "a free list holds a block in state " + b.state + ": " + b.raw;
+        } else if (!Boolean.FALSE.equals(seen.put(b, Boolean.TRUE))) {
+          problem[0] = "free block that is unregistered or listed twice: " + b.raw;
+        }
+        freeTotals[0]++;
+        freeTotals[1] += b.capacity;
+      });
+      if (problem[0] != null) {
+        return problem[0];
       }
-      if (freeCount + live != registered) {
-        return "held " + registered + " != free " + freeCount + " + live " + live;
+      PoolStats st = statsLocked();
+      if (freeTotals[0] + live != registry.size()) {
+        return "held " + registry.size() + " != free " + freeTotals[0] + " + live " + live;
       }
-      if (live != activeCount || liveBytes != activeBytes || requested != requestedBytes) {
-        return "active counters " + activeCount + "/" + activeBytes + "/" + requestedBytes
+      if (live != st.activeCount() || liveBytes != st.activeBytes() || requested != st.requestedBytes()) {
+        return "active counters " + st.activeCount() + "/" + st.activeBytes() + "/" + st.requestedBytes()
             + " != blocks " + live + "/" + liveBytes + "/" + requested;
       }
-      if (freeCount != cachedCount || freeBytes != cachedBytes || held != heldBytes) {
-        return "cached/held counters " + cachedCount + "/" + cachedBytes + "/" + heldBytes
-            + " != blocks " + freeCount + "/" + freeBytes + "/" + held;
+      if (freeTotals[0] != st.cachedCount() || freeTotals[1] != st.cachedBytes() || held != heldBytes) {
+        return "cached/held counters " + st.cachedCount() + "/" + st.cachedBytes() + "/" + heldBytes
+            + " != blocks " + freeTotals[0] + "/" + freeTotals[1] + "/" + held;
       }
       return null;
     } finally {
@@ -921,22 +1047,5 @@ public final class BufferPool implements AutoCloseable {
       residency.commit();
       residencyCommits++;
     }
-  }
-
-  private void register(Block b) {
-    if (registered == registry.length) {
-      registry = Arrays.copyOf(registry, registered * 2);
-    }
-    b.registryIndex = registered;
-    registry[registered++] = b;
-  }
-
-  private void unregister(Block b) {
-    int i = b.registryIndex;
-    Block last = registry[--registered];
-    registry[i] = last;
-    last.registryIndex = i;
-    registry[registered] = null;
-    b.registryIndex = -1;
   }
 }

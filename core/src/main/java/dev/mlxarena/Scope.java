@@ -35,13 +35,27 @@ public final class Scope implements AutoCloseable {
   private final BufferPool pool;
   private final boolean isDefault;
 
-  // Guarded by the pool's lock.
+  // Guarded by the pool's lock, or touched only by the scope's own thread (see allocate).
   Block[] blocks;
   long[] generations;
   int count;
   private volatile boolean closed;
   @Nullable Scope prev;
   @Nullable Scope next;
+
+  /**
+   * Free blocks reserved for this scope (see {@code FreeLists}): popped without the pool's lock by
+   * the scope's thread, refilled with what the scope issued when it closes.
+   */
+  BlockStack @Nullable [] reserve;
+
+  // What lock-free allocations changed, folded into the pool's counters when the scope closes.
+  // Each pop from the reserve is one allocation, one reuse hit, and moves its capacity from cached
+  // to active, so three counters say everything. Plain fields: written by the scope's thread,
+  // read by others only for statistics.
+  long reservePops;
+  long reservePopBytes;
+  long reserveRequestedBytes;
 
   Scope(BufferPool pool, boolean isDefault, Block[] blocks, long[] generations) {
     this.pool = pool;
@@ -112,6 +126,21 @@ public final class Scope implements AutoCloseable {
 
   void markClosed() {
     closed = true;
+  }
+
+  /**
+   * Issues {@code b}, just popped from this scope's reserve, without the pool's lock: only this
+   * scope's thread touches its reserve and its record.
+   */
+  Buffer issueFromReserve(Block b, DType dtype, long bytes, long elements, long[] shape) {
+    b.state = Block.LIVE;
+    b.lease(dtype, bytes, elements, shape);
+    reservePops++;
+    reservePopBytes += b.capacity;
+    reserveRequestedBytes += bytes;
+    long generation = b.generation();
+    track(b, generation);
+    return new Buffer(b, generation);
   }
 
   void track(Block b, long generation) {

@@ -92,6 +92,7 @@ final class PoolActions {
   static final List<String> ALWAYS_COVERED =
       List.of(
           "reuse",
+          "reuse from the scope's reserve",
           "fresh",
           "batch",
           "release+reset in one cycle",

@@ -41,9 +41,12 @@ final class PoolMachine {
   static final class ScopeModel {
     final Scope scope;
     boolean open = true;
+    /** The free buffers reserved for this scope: adopted when it opened, refilled as it closes. */
+    @Nullable Map<Long, Set<DeviceBuffer>> reserve;
 
-    ScopeModel(Scope scope) {
+    ScopeModel(Scope scope, @Nullable Map<Long, Set<DeviceBuffer>> reserve) {
       this.scope = scope;
+      this.reserve = reserve;
     }
   }
 
@@ -55,8 +58,10 @@ final class PoolMachine {
   final boolean residency;
   final boolean canInjectFailures;
 
-  // The model.
+  // The model. Free buffers are in the global lists, in parked reserves (newest last), or in the
+  // reserve of an open scope, exactly as FreeLists describes.
   final Map<Long, Set<DeviceBuffer>> free = new java.util.TreeMap<>();
+  final java.util.Deque<Map<Long, Set<DeviceBuffer>>> parked = new java.util.ArrayDeque<>();
   final Set<DeviceBuffer> held = identitySet();
   final Map<DeviceBuffer, Byte> written = new IdentityHashMap<>();
   final List<Live> live = new ArrayList<>();
@@ -90,7 +95,7 @@ final class PoolMachine {
   void alloc(long bytes, int scopeChoice) {
     ScopeModel target = pickScope(scopeChoice);
     long cap = pool.bucketSize(bytes);
-    Set<DeviceBuffer> candidates = free.getOrDefault(cap, Set.of());
+    Set<DeviceBuffer> candidates = source(target, cap);
     boolean expectReuse = !candidates.isEmpty();
     Buffer b = target == null ? pool.alloc(bytes, DType.U8) : target.scope.alloc(bytes, DType.U8);
     Live l = new Live(b, target, bytes, cap);
@@ -98,6 +103,9 @@ final class PoolMachine {
     if (expectReuse) {
       check(candidates.contains(l.raw), "B5: a reuse must come from the bucket's free list");
       candidates.remove(l.raw);
+      if (target != null && target.reserve != null && target.reserve.get(cap) == candidates) {
+        events.add("reuse from the scope's reserve");
+      }
       hits++;
       events.add("reuse");
       byte last = written.getOrDefault(l.raw, (byte) 0);
@@ -127,7 +135,7 @@ final class PoolMachine {
     for (int i = 0; i < out.size(); i++) {
       long cap = pool.bucketSize(sizes.get(i));
       Live l = new Live(out.get(i), target, sizes.get(i), cap);
-      Set<DeviceBuffer> avail = free.getOrDefault(cap, identitySet());
+      Set<DeviceBuffer> avail = source(target, cap);
       if (!avail.isEmpty()) {
         check(avail.remove(l.raw), "B5: a batch reuse must come from the bucket's free list");
         hits++;
@@ -169,7 +177,7 @@ final class PoolMachine {
   }
 
   void openScope() {
-    scopes.add(new ScopeModel(pool.openScope()));
+    scopes.add(new ScopeModel(pool.openScope(), parked.pollLast()));
   }
 
   void closeScope(int index) {
@@ -177,7 +185,16 @@ final class PoolMachine {
     s.scope.close();
     if (s.open) {
       s.open = false;
-      recycleAll(s, "scope closed");
+      Map<Long, Set<DeviceBuffer>> reserve = s.reserve != null ? s.reserve : new java.util.TreeMap<>();
+      s.reserve = null;
+      recycleAll(s, "scope closed", reserve);
+      if (reserve.values().stream().anyMatch(x -> !x.isEmpty())) {
+        if (parked.size() == FreeLists.PARK_LIMIT) {
+          parked.pollFirst().forEach((cap, set) -> free.computeIfAbsent(cap, k -> identitySet()).addAll(set));
+          events.add("parked reserve merged");
+        }
+        parked.addLast(reserve);
+      }
     } else {
       events.add("scope closed twice");
     }
@@ -200,6 +217,13 @@ final class PoolMachine {
       held.removeAll(s);
       s.clear();
     }
+    for (Map<Long, Set<DeviceBuffer>> r : parked) {
+      for (Set<DeviceBuffer> s : r.values()) {
+        freed += s.size();
+        held.removeAll(s);
+      }
+    }
+    parked.clear();
     pool.clear();
     deviceFrees += freed;
     commits += residency && freed > 0 ? 1 : 0;
@@ -258,7 +282,7 @@ final class PoolMachine {
   /** Injects a device failure into an allocation that must go to the device. */
   void failedAllocation(long bytes) {
     long cap = pool.bucketSize(bytes);
-    if (!free.getOrDefault(cap, Set.of()).isEmpty()) {
+    if (!source(null, cap).isEmpty()) {
       return; // a reuse hit would not reach the device
     }
     PoolStats before = pool.stats();
@@ -285,19 +309,59 @@ final class PoolMachine {
     return open.get(choice % open.size());
   }
 
+  /**
+   * Where an allocation of bucket {@code cap} must come from: the scope's reserve if it has one
+   * of that bucket, else the global list, else the parked reserves from newest to oldest. The
+   * returned set is the model's own (the caller removes what was taken); empty means fresh.
+   */
+  private Set<DeviceBuffer> source(@Nullable ScopeModel scope, long cap) {
+    if (scope != null && scope.reserve != null) {
+      Set<DeviceBuffer> r = scope.reserve.get(cap);
+      if (r != null && !r.isEmpty()) {
+        return r;
+      }
+    }
+    Set<DeviceBuffer> g = free.get(cap);
+    if (g != null && !g.isEmpty()) {
+      return g;
+    }
+    for (java.util.Iterator<Map<Long, Set<DeviceBuffer>>> it = parked.descendingIterator(); it.hasNext(); ) {
+      Set<DeviceBuffer> p = it.next().get(cap);
+      if (p != null && !p.isEmpty()) {
+        return p;
+      }
+    }
+    return identitySet();
+  }
+
   private void toFree(Live l) {
     free.computeIfAbsent(l.capacity, k -> identitySet()).add(l.raw);
   }
 
   private void recycleAll(@Nullable ScopeModel scope, String how) {
+    recycleAll(scope, how, free);
+  }
+
+  private void recycleAll(@Nullable ScopeModel scope, String how, Map<Long, Set<DeviceBuffer>> into) {
     for (java.util.Iterator<Live> it = live.iterator(); it.hasNext(); ) {
       Live l = it.next();
       if (l.scope == scope) {
         it.remove();
-        toFree(l);
+        into.computeIfAbsent(l.capacity, k -> identitySet()).add(l.raw);
         stale.add(new Dead(l.handle, how));
       }
     }
+  }
+
+  /** Every free buffer the model knows, by bucket: global, parked and open scopes' reserves. */
+  private Map<Long, Set<DeviceBuffer>> allFree() {
+    Map<Long, Set<DeviceBuffer>> all = new java.util.TreeMap<>();
+    java.util.function.Consumer<Map<Long, Set<DeviceBuffer>>> add =
+        m -> m.forEach((cap, set) -> all.computeIfAbsent(cap, k -> identitySet()).addAll(set));
+    add.accept(free);
+    parked.forEach(add);
+    scopes.stream().filter(sc -> sc.open && sc.reserve != null).forEach(sc -> add.accept(sc.reserve));
+    return all;
   }
 
   private void checkBytes(Live l, byte expected, String what) {
@@ -325,8 +389,9 @@ final class PoolMachine {
     // A2: the pool's own bookkeeping (each device buffer in one place, counters match blocks).
     PoolInvariants.check(pool);
     // A2 against the model: the pool's free lists and held buffers are exactly the model's.
+    Map<Long, Set<DeviceBuffer>> everyFree = allFree();
     Set<DeviceBuffer> modelFree = identitySet();
-    free.values().forEach(modelFree::addAll);
+    everyFree.values().forEach(modelFree::addAll);
     List<DeviceBuffer> poolFree = pool.freeDeviceBuffers();
     check(poolFree.size() == modelFree.size(), "A2: free lists hold " + poolFree.size()
         + " buffers, model " + modelFree.size());
@@ -360,7 +425,7 @@ final class PoolMachine {
     }
     // C1: counts and byte totals.
     long freeBytes = 0;
-    for (Map.Entry<Long, Set<DeviceBuffer>> e : free.entrySet()) {
+    for (Map.Entry<Long, Set<DeviceBuffer>> e : everyFree.entrySet()) {
       freeBytes += e.getKey() * e.getValue().size();
     }
     long activeBytes = live.stream().mapToLong(l -> l.capacity).sum();
