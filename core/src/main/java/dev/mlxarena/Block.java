@@ -41,6 +41,8 @@ final class Block {
   static final int LIVE = 1;
   static final int OWNED = 2;
   static final int GONE = 3;
+  /** Handed back with a fence that has not completed: neither live nor free. */
+  static final int DEFERRED = 4;
 
   final Device device;
   final DeviceBuffer raw;

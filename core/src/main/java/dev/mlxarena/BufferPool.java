@@ -67,8 +67,8 @@ public final class BufferPool implements AutoCloseable {
   // Everything below is guarded by lock.
   private final FreeLists free;
   private final BlockRegistry registry = new BlockRegistry();
-  private final Scope defaultScope;
-  private @Nullable Scope openScopes;
+  private final ScopeState defaultScope;
+  private @Nullable ScopeState openScopes;
   /** Written under the lock; volatile because the lock-free allocation path reads it. */
   private volatile boolean closed;
   /** Owned buffers registered through registerExisting; the value says whether this pool added them to the residency set. */
@@ -92,6 +92,19 @@ public final class BufferPool implements AutoCloseable {
   private long residencyAdds;
   private long residencyRemoves;
   private long residencyCommits;
+  private long deferredCount;
+  private long deferredBytes;
+  private long trims;
+  private long trimmedBytes;
+  private long oomRetries;
+  /** Buffers waiting for their fence, in the order they were handed back. */
+  private final java.util.ArrayDeque<Deferred> deferred = new java.util.ArrayDeque<>();
+  /** When each bucket was last recycled into or allocated from, for LRU eviction. */
+  private final long[] bucketLastUse;
+  private long tick;
+
+  /** Buffers handed back together with one fence. */
+  private record Deferred(Fence fence, Block[] blocks) {}
 
   private BufferPool(Device device, PoolOptions options) {
     this.device = device;
@@ -99,7 +112,8 @@ public final class BufferPool implements AutoCloseable {
     this.policy = options.getBucketPolicy();
     this.residency = options.isResidency() ? device.residencySet() : null;
     this.free = new FreeLists(policy.bucketCount());
-    this.defaultScope = new Scope(this, true, new Block[16], new long[16]);
+    this.bucketLastUse = new long[policy.bucketCount()];
+    this.defaultScope = new ScopeState(this, true, new Block[16], new long[16]);
   }
 
   /** A pool on {@code device} with {@link PoolOptions#defaults()}. */
@@ -136,14 +150,15 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       ensureOpen();
-      Scope s;
+      collectFences();
+      ScopeState s;
       if (stashed > 0) {
         stashed--;
-        s = new Scope(this, false, stashedBlocks[stashed], stashedGenerations[stashed]);
+        s = new ScopeState(this, false, stashedBlocks[stashed], stashedGenerations[stashed]);
         stashedBlocks[stashed] = null;
         stashedGenerations[stashed] = null;
       } else {
-        s = new Scope(this, false, new Block[16], new long[16]);
+        s = new ScopeState(this, false, new Block[16], new long[16]);
       }
       s.reserve = free.adopt();
       s.next = openScopes;
@@ -151,13 +166,21 @@ public final class BufferPool implements AutoCloseable {
         openScopes.prev = s;
       }
       openScopes = s;
-      return s;
+      Scope handle = new Scope(s);
+      boolean watched = LeakTracker.sample(options.getLeakDetection());
+      if (watched || options.isStrictClose()) {
+        s.openedAt = new Throwable("scope opened here");
+      }
+      if (watched) {
+        LeakTracker.watch(handle, s);
+      }
+      return handle;
     } finally {
       lock.unlock();
     }
   }
 
-  void closeScope(Scope scope) {
+  void closeScope(ScopeState scope, @Nullable Fence fence) {
     lock.lock();
     try {
       if (!scope.isOpen()) {
@@ -166,9 +189,27 @@ public final class BufferPool implements AutoCloseable {
       foldCounters(scope);
       BlockStack[] reserve = scope.reserve != null ? scope.reserve : FreeLists.newReserve(policy.bucketCount());
       scope.reserve = null;
-      recycleScope(scope, Block.DEATH_SCOPE_CLOSED, reserve);
+      long activeBefore = activeBytes;
+      int issued = scope.count;
+      if (fence == null || fence.isComplete()) {
+        recycleScope(scope, Block.DEATH_SCOPE_CLOSED, reserve);
+        if (fence != null) {
+          closeFence(fence);
+        }
+      } else {
+        deferScope(scope, fence);
+      }
       if (!FreeLists.isEmpty(reserve)) {
         free.park(reserve);
+      }
+      collectFences();
+      enforceCacheLimit();
+      PoolEvents.ScopeClose event = new PoolEvents.ScopeClose();
+      if (event.shouldCommit()) {
+        event.bytes = activeBefore - activeBytes;
+        event.buffers = issued;
+        event.deferred = fence != null;
+        event.commit();
       }
       scope.markClosed();
       unlink(scope);
@@ -177,14 +218,14 @@ public final class BufferPool implements AutoCloseable {
         stashedGenerations[stashed] = scope.generations;
         stashed++;
       }
-      scope.blocks = Scope.NO_BLOCKS;
-      scope.generations = Scope.NO_GENERATIONS;
+      scope.blocks = ScopeState.NO_BLOCKS;
+      scope.generations = ScopeState.NO_GENERATIONS;
     } finally {
       lock.unlock();
     }
   }
 
-  private void unlink(Scope s) {
+  private void unlink(ScopeState s) {
     if (s.prev != null) {
       s.prev.next = s.next;
     } else if (openScopes == s) {
@@ -201,7 +242,7 @@ public final class BufferPool implements AutoCloseable {
    * Recycles every buffer {@code scope} issued whose handle is still live, into {@code target}
    * (a reserve) or, when {@code null}, the global free lists; empties its record.
    */
-  private void recycleScope(Scope scope, byte why, BlockStack @Nullable [] target) {
+  private void recycleScope(ScopeState scope, byte why, BlockStack @Nullable [] target) {
     notePeak();
     Block[] bs = scope.blocks;
     long[] gs = scope.generations;
@@ -214,6 +255,7 @@ public final class BufferPool implements AutoCloseable {
       Block b = bs[i];
       if (b.generation() == gs[i]) {
         kill(b, why);
+        bucketLastUse[b.bucket] = tick;
         b.state = Block.FREE;
         FreeLists.push(target, b, free);
         count++;
@@ -223,6 +265,7 @@ public final class BufferPool implements AutoCloseable {
       bs[i] = null;
     }
     scope.count = 0;
+    tick++;
     activeCount -= count;
     activeBytes -= bytes;
     requestedBytes -= requested;
@@ -230,12 +273,157 @@ public final class BufferPool implements AutoCloseable {
     cachedBytes += bytes;
   }
 
+  /** Kills the scope's live buffers now and keeps them out of the free lists until {@code fence}. */
+  private void deferScope(ScopeState scope, Fence fence) {
+    Block[] bs = scope.blocks;
+    long[] gs = scope.generations;
+    List<Block> held = new ArrayList<>();
+    for (int i = 0, n = scope.count; i < n; i++) {
+      Block b = bs[i];
+      if (b.generation() == gs[i]) {
+        defer(b, Block.DEATH_SCOPE_CLOSED);
+        held.add(b);
+      }
+      bs[i] = null;
+    }
+    scope.count = 0;
+    deferred.add(new Deferred(fence, held.toArray(new Block[0])));
+  }
+
+  /** LIVE to DEFERRED: handles die now, the memory waits for a fence. */
+  private void defer(Block b, byte why) {
+    kill(b, why);
+    b.state = Block.DEFERRED;
+    activeCount--;
+    activeBytes -= b.capacity;
+    requestedBytes -= b.byteLength;
+    deferredCount++;
+    deferredBytes += b.capacity;
+  }
+
+  /** Moves the buffers of every completed fence to the free lists, oldest first. */
+  private void collectFences() {
+    if (deferred.isEmpty()) {
+      return;
+    }
+    boolean freed = false;
+    for (java.util.Iterator<Deferred> it = deferred.iterator(); it.hasNext(); ) {
+      Deferred d = it.next();
+      if (!d.fence().isComplete()) {
+        continue;
+      }
+      it.remove();
+      for (Block b : d.blocks()) {
+        deferredCount--;
+        deferredBytes -= b.capacity;
+        pushFree(b, null);
+        bucketLastUse[b.bucket] = tick;
+      }
+      closeFence(d.fence());
+      freed = true;
+    }
+    if (freed) {
+      tick++;
+      enforceCacheLimit();
+    }
+  }
+
+  private static void closeFence(Fence fence) {
+    try {
+      fence.close();
+    } catch (RuntimeException e) {
+      System.getLogger(BufferPool.class.getName())
+          .log(System.Logger.Level.WARNING, "closing a completed fence failed", e);
+    }
+  }
+
+  /** Bytes in free lists and reserves right now, open scopes' lock-free pops included. */
+  private long cachedNow() {
+    long n = cachedBytes;
+    for (ScopeState s = openScopes; s != null; s = s.next) {
+      n -= s.reservePopBytes;
+    }
+    return n;
+  }
+
+  /** Gives cached buffers back until the cache limit holds again. */
+  private void enforceCacheLimit() {
+    long limit = options.getCacheLimit();
+    if (limit != Long.MAX_VALUE && cachedNow() > limit) {
+      evict(limit, Block.DEATH_CLEARED, "cache limit");
+    }
+  }
+
+  /**
+   * Frees cached buffers (global lists and parked reserves, not the reserves of open scopes)
+   * until at most {@code targetCached} bytes stay cached, least recently used buckets first, with
+   * one residency commit. Returns the bytes freed.
+   */
+  private long evict(long targetCached, byte why, String reason) {
+    long excess = cachedNow() - targetCached;
+    if (excess <= 0) {
+      return 0;
+    }
+    Integer[] order = new Integer[bucketLastUse.length];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    Arrays.sort(order, (x, y) -> Long.compare(bucketLastUse[x], bucketLastUse[y]));
+    long freedBytes = 0;
+    long freedBuffers = 0;
+    RuntimeException failure = null;
+    for (int bucket : order) {
+      while (freedBytes < excess) {
+        Block b = popFree(bucket);
+        if (b == null) {
+          break;
+        }
+        freedBytes += b.capacity;
+        freedBuffers++;
+        failure = freeBlock(b, why, failure);
+      }
+      if (freedBytes >= excess) {
+        break;
+      }
+    }
+    if (freedBuffers > 0) {
+      commitResidency();
+      trims++;
+      trimmedBytes += freedBytes;
+      PoolEvents.Trim event = new PoolEvents.Trim();
+      if (event.shouldCommit()) {
+        event.reason = reason;
+        event.buffers = freedBuffers;
+        event.bytes = freedBytes;
+        event.commit();
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    return freedBytes;
+  }
+
+  /** Bytes {@link #evict} could free now. */
+  private long evictableBytes() {
+    long[] total = {0};
+    free.forEach(b -> total[0] += b.capacity);
+    return total[0];
+  }
+
+  /** The largest free buffer, for out-of-memory messages. */
+  private long largestFree() {
+    long[] max = {0};
+    free.forEach(b -> max[0] = Math.max(max[0], b.capacity));
+    return max[0];
+  }
+
   /**
    * Moves the counters a scope changed without the lock into the pool's. Active bytes only grow
    * between two locked calls, so their peak is seen here or at the next locked call that lowers
    * them (see {@link #notePeak}).
    */
-  private void foldCounters(Scope s) {
+  private void foldCounters(ScopeState s) {
     allocations += s.reservePops;
     reuseHits += s.reservePops;
     activeCount += s.reservePops;
@@ -252,7 +440,7 @@ public final class BufferPool implements AutoCloseable {
   /** Records the active bytes of this moment (open scopes' pops included) as a peak candidate. */
   private void notePeak() {
     long active = activeBytes;
-    for (Scope s = openScopes; s != null; s = s.next) {
+    for (ScopeState s = openScopes; s != null; s = s.next) {
       active += s.reservePopBytes;
     }
     if (active > peakActiveBytes) {
@@ -269,7 +457,7 @@ public final class BufferPool implements AutoCloseable {
    * @see Scope#alloc(long, DType)
    */
   public Buffer alloc(long bytes, DType dtype) {
-    return allocate(defaultScope, bytes, dtype, Scope.NO_SHAPE);
+    return allocate(defaultScope, bytes, dtype, ScopeState.NO_SHAPE);
   }
 
   /**
@@ -290,7 +478,7 @@ public final class BufferPool implements AutoCloseable {
     return allocateBatch(defaultScope, requests);
   }
 
-  Buffer allocate(Scope scope, long bytes, DType dtype, long[] shape) {
+  Buffer allocate(ScopeState scope, long bytes, DType dtype, long[] shape) {
     long elements = Checks.elements(bytes, dtype, shape);
     int bucket = policy.bucketIndex(bytes);
     // The steady state: this scope's thread pops its own reserve, no lock (see the class comment).
@@ -304,6 +492,7 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       ensureUsable(scope);
+      collectFences();
       Block b = popFree(bucket);
       if (b == null) {
         b = fresh(bucket, bytes);
@@ -317,7 +506,7 @@ public final class BufferPool implements AutoCloseable {
     }
   }
 
-  List<Buffer> allocateBatch(Scope scope, List<AllocRequest> requests) {
+  List<Buffer> allocateBatch(ScopeState scope, List<AllocRequest> requests) {
     Checks.notNull(requests, "requests");
     int n = requests.size();
     long[] elements = new long[n];
@@ -393,6 +582,7 @@ public final class BufferPool implements AutoCloseable {
   private @Nullable Block popFree(int bucket) {
     Block b = free.pop(bucket);
     if (b != null) {
+      bucketLastUse[bucket] = ++tick;
       cachedCount--;
       cachedBytes -= b.capacity;
     }
@@ -400,7 +590,7 @@ public final class BufferPool implements AutoCloseable {
   }
 
   /** Like {@link #popFree}, but from the scope's own reserve first (under the lock). */
-  private @Nullable Block popReserved(Scope scope, int bucket) {
+  private @Nullable Block popReserved(ScopeState scope, int bucket) {
     BlockStack[] reserve = scope.reserve;
     BlockStack s = reserve == null ? null : reserve[bucket];
     if (s != null && s.size() > 0) {
@@ -426,17 +616,36 @@ public final class BufferPool implements AutoCloseable {
    */
   private Block fresh(int bucket, long requested) {
     long capacity = policy.sizeOfBucket(bucket);
+    long limit = options.getMemoryLimit();
+    if (capacity > limit - heldBytes) {
+      if (capacity > limit - (heldBytes - evictableBytes())) {
+        // Even an empty cache would not make room: refuse without touching the pool.
+        throw new PoolExhaustedException(outOfMemory(requested, capacity, "the memory limit"), capacity);
+      }
+      noteRetry(requested, "memory limit");
+      evict(cachedNow() - (capacity - (limit - heldBytes)), Block.DEATH_CLEARED, "memory limit");
+    }
     DeviceBuffer raw;
     try {
       raw = device.allocate(capacity);
-    } catch (BufferAllocationException e) {
-      throw new BufferAllocationException(
-          "device " + device.name() + " refused " + capacity + " bytes (bucket for a request of "
-              + requested + " bytes; pool holds " + heldBytes + " bytes, " + cachedBytes
-              + " of them cached): " + e.getMessage(),
-          capacity,
-          e);
+    } catch (BufferAllocationException first) {
+      if (evictableBytes() == 0) {
+        throw new BufferAllocationException(
+            outOfMemory(requested, capacity, "the device") + ": " + first.getMessage(), capacity, first);
+      }
+      // As PyTorch's caching allocator does: give the cache back to the device and try once more.
+      noteRetry(requested, "device out of memory");
+      evict(0, Block.DEATH_CLEARED, "device out of memory");
+      try {
+        raw = device.allocate(capacity);
+      } catch (BufferAllocationException second) {
+        second.addSuppressed(first);
+        throw new BufferAllocationException(
+            outOfMemory(requested, capacity, "the device") + " even after freeing the cache: "
+                + second.getMessage(), capacity, second);
+      }
     }
+
     Block b = new Block(device, raw, this, bucket, capacity);
     try {
       if (PlantedFault.active != PlantedFault.FRESH_NOT_ZEROED) {
@@ -456,10 +665,38 @@ public final class BufferPool implements AutoCloseable {
     heldBytes += capacity;
     peakHeldBytes = Math.max(peakHeldBytes, heldBytes);
     freshAllocations++;
+    PoolEvents.FreshAllocation event = new PoolEvents.FreshAllocation();
+    if (event.shouldCommit()) {
+      event.device = device.name();
+      event.requested = requested;
+      event.capacity = capacity;
+      event.heldAfter = heldBytes;
+      event.commit();
+    }
     return b;
   }
 
-  private Buffer issue(Scope scope, Block b, DType dtype, long bytes, long elements, long[] shape) {
+  private void noteRetry(long requested, String reason) {
+    oomRetries++;
+    PoolEvents.OomRetry event = new PoolEvents.OomRetry();
+    if (event.shouldCommit()) {
+      event.requested = requested;
+      event.held = heldBytes;
+      event.reason = reason;
+      event.commit();
+    }
+  }
+
+  private String outOfMemory(long requested, long capacity, String refusedBy) {
+    long limit = options.getMemoryLimit();
+    return "cannot allocate " + requested + " bytes (bucket of " + capacity + " bytes) on "
+        + device.name() + ": refused by " + refusedBy + "; the pool holds " + heldBytes + " bytes ("
+        + activeBytes + " active, " + cachedNow() + " cached, " + deferredBytes
+        + " waiting for fences), memory limit " + (limit == Long.MAX_VALUE ? "none" : limit + " bytes")
+        + ", largest free bucket " + largestFree() + " bytes";
+  }
+
+  private Buffer issue(ScopeState scope, Block b, DType dtype, long bytes, long elements, long[] shape) {
     b.state = Block.LIVE;
     b.lease(dtype, bytes, elements, shape);
     activeCount++;
@@ -510,6 +747,64 @@ public final class BufferPool implements AutoCloseable {
         throw buffer.staleException();
       }
       recycle(b, Block.DEATH_RELEASED);
+      enforceCacheLimit();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Hands one pooled buffer back now but keeps its memory out of the free lists until {@code
+   * fence} completes, because the device may still be using it. The handle becomes stale at once.
+   *
+   * @throws StaleBufferException if the handle is already stale
+   * @throws IllegalArgumentException if the buffer is a view, owned, or from another pool
+   * @throws PoolClosedException if the pool is closed
+   */
+  public void release(Buffer buffer, Fence fence) {
+    Block b = requireOwnPooled(buffer, "release");
+    Checks.notNull(fence, "fence");
+    lock.lock();
+    try {
+      ensureOpen();
+      if (b.generation() != buffer.generation) {
+        throw buffer.staleException();
+      }
+      notePeak();
+      defer(b, Block.DEATH_RELEASED);
+      deferred.add(new Deferred(fence, new Block[] {b}));
+      collectFences();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Gives every cached buffer back to the device (those reserved by open scopes excepted), after
+   * collecting completed fences. Returns the bytes freed.
+   *
+   * @throws PoolClosedException if the pool is closed
+   */
+  public long trim() {
+    return trim(0);
+  }
+
+  /**
+   * Gives cached buffers back to the device, least recently used buckets first, until at most
+   * {@code targetBytes} stay cached. Returns the bytes freed.
+   *
+   * @throws IllegalArgumentException if {@code targetBytes} is negative
+   * @throws PoolClosedException if the pool is closed
+   */
+  public long trim(long targetBytes) {
+    if (targetBytes < 0) {
+      throw new IllegalArgumentException("trim target must be at least 0 bytes, was " + targetBytes);
+    }
+    lock.lock();
+    try {
+      ensureOpen();
+      collectFences();
+      return evict(targetBytes, Block.DEATH_CLEARED, "trim");
     } finally {
       lock.unlock();
     }
@@ -522,6 +817,7 @@ public final class BufferPool implements AutoCloseable {
     try {
       if (!closed && b.generation() == buffer.generation && b.state == Block.LIVE) {
         recycle(b, Block.DEATH_CLOSED);
+        enforceCacheLimit();
       }
     } finally {
       lock.unlock();
@@ -541,6 +837,7 @@ public final class BufferPool implements AutoCloseable {
     try {
       ensureOpen();
       recycleScope(defaultScope, Block.DEATH_RESET, null);
+      enforceCacheLimit();
     } finally {
       lock.unlock();
     }
@@ -680,8 +977,14 @@ public final class BufferPool implements AutoCloseable {
         return;
       }
       closed = true;
-      for (Scope s = openScopes; s != null; ) {
-        Scope next = s.next;
+      List<Throwable> stillOpen = new ArrayList<>();
+      for (ScopeState s = openScopes; s != null; ) {
+        ScopeState next = s.next;
+        if (s.openedAt != null) {
+          stillOpen.add(s.openedAt);
+        } else {
+          stillOpen.add(new Throwable("scope opened where no stack was recorded"));
+        }
         foldCounters(s);
         recycleScope(s, Block.DEATH_POOL_CLOSED, null);
         s.reserve = null;
@@ -703,6 +1006,15 @@ public final class BufferPool implements AutoCloseable {
       free.drain(b -> {});
       cachedCount = 0;
       cachedBytes = 0;
+      activeCount = 0;
+      activeBytes = 0;
+      requestedBytes = 0;
+      deferredCount = 0;
+      deferredBytes = 0;
+      for (Deferred d : deferred) {
+        closeFence(d.fence());
+      }
+      deferred.clear();
       for (Map.Entry<Block, Boolean> e : external.entrySet()) {
         Block b = e.getKey();
         synchronized (b) {
@@ -717,6 +1029,16 @@ public final class BufferPool implements AutoCloseable {
       external.clear();
       if (changed && residency != null) {
         commitResidency();
+      }
+      if (options.isStrictClose() && !stillOpen.isEmpty()) {
+        IllegalStateException strict = new IllegalStateException(
+            "the pool was closed with " + stillOpen.size() + " scope(s) still open; they are closed"
+                + " now, and the stacks where they were opened are attached as suppressed exceptions");
+        stillOpen.forEach(strict::addSuppressed);
+        if (failure != null) {
+          strict.addSuppressed(failure);
+        }
+        throw strict;
       }
       if (failure != null) {
         throw failure;
@@ -775,14 +1097,14 @@ public final class BufferPool implements AutoCloseable {
   }
 
   // ================================================================ queries
-  // Counters are the pool's own plus what open scopes changed without the lock (see Scope).
+  // Counters are the pool's own plus what open scopes changed without the lock (see ScopeState).
 
   /** The number of buffers waiting in the free lists (reserves of open scopes included). */
   public int freeCount() {
     lock.lock();
     try {
       long n = cachedCount;
-      for (Scope s = openScopes; s != null; s = s.next) {
+      for (ScopeState s = openScopes; s != null; s = s.next) {
         n -= s.reservePops;
       }
       return (int) n;
@@ -797,7 +1119,7 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       int n = free.count(bucket);
-      for (Scope s = openScopes; s != null; s = s.next) {
+      for (ScopeState s = openScopes; s != null; s = s.next) {
         BlockStack[] r = s.reserve;
         BlockStack st = r == null ? null : r[bucket];
         n += st == null ? 0 : st.size();
@@ -813,7 +1135,7 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       long n = cachedBytes;
-      for (Scope s = openScopes; s != null; s = s.next) {
+      for (ScopeState s = openScopes; s != null; s = s.next) {
         n -= s.reservePopBytes;
       }
       return n;
@@ -827,7 +1149,7 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       long n = activeCount;
-      for (Scope s = openScopes; s != null; s = s.next) {
+      for (ScopeState s = openScopes; s != null; s = s.next) {
         n += s.reservePops;
       }
       return (int) n;
@@ -859,7 +1181,7 @@ public final class BufferPool implements AutoCloseable {
       long allocs = allocations;
       long hits = reuseHits;
       long peak = peakActiveBytes;
-      for (Scope s = openScopes; s != null; s = s.next) {
+      for (ScopeState s = openScopes; s != null; s = s.next) {
         active += s.reservePops;
         activeB += s.reservePopBytes;
         requested += s.reserveRequestedBytes;
@@ -884,7 +1206,54 @@ public final class BufferPool implements AutoCloseable {
           deviceFrees,
           residencyAdds,
           residencyRemoves,
-          residencyCommits);
+          residencyCommits,
+          deferredCount,
+          deferredBytes,
+          trims,
+          trimmedBytes,
+          oomRetries);
+    }
+  }
+
+  /** Starts the peak figures of {@link #stats()} again from the current values. */
+  public void resetPeaks() {
+    lock.lock();
+    try {
+      peakActiveBytes = 0;
+      notePeak();
+      peakActiveBytes = Math.max(peakActiveBytes, activeBytes);
+      peakHeldBytes = heldBytes;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** How the held buffers spread over buckets, smallest first; buckets holding nothing are left out. */
+  public List<BucketStats> bucketStats() {
+    lock.lock();
+    try {
+      int n = policy.bucketCount();
+      int[] live = new int[n];
+      int[] freeCounts = new int[n];
+      int[] waiting = new int[n];
+      for (int i = 0; i < registry.size(); i++) {
+        Block b = registry.get(i);
+        if (b.state == Block.LIVE) {
+          live[b.bucket]++;
+        } else if (b.state == Block.DEFERRED) {
+          waiting[b.bucket]++;
+        }
+      }
+      forEachFreeLocked(b -> freeCounts[b.bucket]++);
+      List<BucketStats> out = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        if (live[i] + freeCounts[i] + waiting[i] > 0) {
+          out.add(new BucketStats(policy.sizeOfBucket(i), live[i], freeCounts[i], waiting[i]));
+        }
+      }
+      return out;
+    } finally {
+      lock.unlock();
     }
   }
 
@@ -922,7 +1291,7 @@ public final class BufferPool implements AutoCloseable {
   /** Visits every FREE block: global lists, parked reserves, open scopes' reserves. */
   private void forEachFreeLocked(java.util.function.Consumer<Block> visitor) {
     free.forEach(visitor);
-    for (Scope s = openScopes; s != null; s = s.next) {
+    for (ScopeState s = openScopes; s != null; s = s.next) {
       if (s.reserve != null) {
         FreeLists.forEach(s.reserve, visitor);
       }
@@ -956,7 +1325,7 @@ public final class BufferPool implements AutoCloseable {
           live++;
           liveBytes += b.capacity;
           requested += b.byteLength;
-        } else if (b.state != Block.FREE) {
+        } else if (b.state != Block.FREE && b.state != Block.DEFERRED) {
           return "held block in state " + b.state + ": " + b.raw;
         }
         if (residency != null && !residency.contains(b.raw)) {
@@ -980,9 +1349,23 @@ public final class BufferPool implements AutoCloseable {
       if (problem[0] != null) {
         return problem[0];
       }
+      long waiting = 0;
+      long waitingBytes = 0;
+      for (Deferred d : deferred) {
+        for (Block b : d.blocks()) {
+          if (b.state != Block.DEFERRED || !Boolean.FALSE.equals(seen.put(b, Boolean.TRUE))) {
+            return "a fence-deferred block in state " + b.state + " or listed twice: " + b.raw;
+          }
+          waiting++;
+          waitingBytes += b.capacity;
+        }
+      }
       PoolStats st = statsLocked();
-      if (freeTotals[0] + live != registry.size()) {
-        return "held " + registry.size() + " != free " + freeTotals[0] + " + live " + live;
+      if (waiting != deferredCount || waitingBytes != deferredBytes) {
+        return "deferred counters " + deferredCount + "/" + deferredBytes + " != blocks " + waiting + "/" + waitingBytes;
+      }
+      if (freeTotals[0] + live + waiting != registry.size()) {
+        return "held " + registry.size() + " != free " + freeTotals[0] + " + live " + live + " + deferred " + waiting;
       }
       if (live != st.activeCount() || liveBytes != st.activeBytes() || requested != st.requestedBytes()) {
         return "active counters " + st.activeCount() + "/" + st.activeBytes() + "/" + st.requestedBytes()
@@ -1018,7 +1401,7 @@ public final class BufferPool implements AutoCloseable {
     }
   }
 
-  private void ensureUsable(Scope scope) {
+  private void ensureUsable(ScopeState scope) {
     ensureOpen();
     if (!scope.isOpen()) {
       throw new IllegalStateException("cannot allocate through a closed scope: " + scope);

@@ -38,19 +38,30 @@ final class OwnedBuffers {
   }
 
   private static Buffer lease(Block b, DType dtype, long bytes, long elements, long[] shape) {
+    Buffer handle;
     synchronized (b) {
       b.state = Block.OWNED;
       b.lease(dtype, bytes, elements, shape);
-      return new Buffer(b, b.generation());
+      handle = new Buffer(b, b.generation());
     }
+    // Owned buffers belong to no pool: the level is the system property's, read per allocation
+    // (owned allocations are few: weights and caches).
+    if (LeakTracker.sample(PoolOptions.Builder.leakProperty())) {
+      LeakTracker.watch(handle, b, handle.generation);
+    }
+    return handle;
   }
 
   static void close(Buffer buffer) {
-    Block b = buffer.block;
+    close(buffer.block, buffer.generation);
+  }
+
+  /** Frees the owned buffer {@code b} if it is still at {@code generation}; returns whether it did. */
+  static boolean close(Block b, long generation) {
     BufferPool @Nullable [] pools;
     synchronized (b) {
-      if (b.generation() != buffer.generation || b.state != Block.OWNED) {
-        return;
+      if (b.generation() != generation || b.state != Block.OWNED) {
+        return false;
       }
       b.kill(Block.DEATH_OWNED_CLOSED);
       b.state = Block.GONE;
@@ -68,5 +79,6 @@ final class OwnedBuffers {
       rs.commit();
     }
     b.device.free(b.raw);
+    return true;
   }
 }

@@ -1,30 +1,58 @@
 package dev.mlxarena;
 
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
  * Immutable configuration of a {@link BufferPool}. Build one with {@link #builder()}; {@link
- * #defaults()} gives the mlx-native-compatible defaults.
+ * #defaults()} gives the defaults, which system properties can change:
+ *
+ * <table>
+ *   <caption>Options, their defaults and system properties</caption>
+ *   <tr><th>option</th><th>default</th><th>system property</th></tr>
+ *   <tr><td>bucket policy</td><td>{@link BucketPolicy#powerOfTwo()}</td><td>-</td></tr>
+ *   <tr><td>residency</td><td>on</td><td>{@code mlxarena.residency} (true/false)</td></tr>
+ *   <tr><td>cache limit</td><td>unlimited</td><td>{@code mlxarena.cacheLimit} (bytes, k/m/g)</td></tr>
+ *   <tr><td>memory limit</td><td>unlimited</td><td>{@code mlxarena.memoryLimit} (bytes, k/m/g)</td></tr>
+ *   <tr><td>leak detection</td><td>{@link LeakDetection#SAMPLED}</td><td>{@code mlxarena.leakDetection}</td></tr>
+ *   <tr><td>strict close</td><td>off</td><td>{@code mlxarena.strictClose} (true/false)</td></tr>
+ * </table>
  *
  * <pre>{@code
  * PoolOptions options = PoolOptions.builder()
- *     .bucketPolicy(BucketPolicy.powerOfTwo())
- *     .residency(true)
+ *     .bucketPolicy(BucketPolicy.sizeClasses(4))
+ *     .cacheLimit(512L << 20)      // keep at most 512 MiB in free lists
+ *     .memoryLimit(8L << 30)       // hold at most 8 GiB from the device
  *     .build();
  * }</pre>
  */
 public final class PoolOptions {
+  private static final Logger LOG = System.getLogger(PoolOptions.class.getName());
   private static final PoolOptions DEFAULTS = builder().build();
+
+  static {
+    LOG.log(Level.DEBUG, () -> "mlx-arena pool defaults: " + DEFAULTS);
+  }
 
   private final BucketPolicy bucketPolicy;
   private final boolean residency;
+  private final long cacheLimit;
+  private final long memoryLimit;
+  private final LeakDetection leakDetection;
+  private final boolean strictClose;
 
   private PoolOptions(Builder b) {
     this.bucketPolicy = b.bucketPolicy;
     this.residency = b.residency;
+    this.cacheLimit = b.cacheLimit;
+    this.memoryLimit = b.memoryLimit;
+    this.leakDetection = b.leakDetection;
+    this.strictClose = b.strictClose;
   }
 
-  /** Power-of-two buckets, residency registration on. */
+  /** The defaults, as the system properties in the class comment set them. */
   public static PoolOptions defaults() {
     return DEFAULTS;
   }
@@ -36,7 +64,33 @@ public final class PoolOptions {
 
   /** A builder starting from these options. */
   public Builder toBuilder() {
-    return new Builder().bucketPolicy(bucketPolicy).residency(residency);
+    return new Builder()
+        .bucketPolicy(bucketPolicy)
+        .residency(residency)
+        .cacheLimit(cacheLimit)
+        .memoryLimit(memoryLimit)
+        .leakDetection(leakDetection)
+        .strictClose(strictClose);
+  }
+
+  /** Bytes the free lists may keep; beyond it, least recently used buckets go back to the device. */
+  public long getCacheLimit() {
+    return cacheLimit;
+  }
+
+  /** Bytes the pool may hold from its device, live and free together. */
+  public long getMemoryLimit() {
+    return memoryLimit;
+  }
+
+  /** How scopes and owned buffers that are never closed are found. */
+  public LeakDetection getLeakDetection() {
+    return leakDetection;
+  }
+
+  /** Whether {@link BufferPool#close()} throws while scopes are still open, naming where they were opened. */
+  public boolean isStrictClose() {
+    return strictClose;
   }
 
   /** How requested sizes map to bucket capacities. Default {@link BucketPolicy#powerOfTwo()}. */
@@ -54,15 +108,101 @@ public final class PoolOptions {
 
   @Override
   public String toString() {
-    return "PoolOptions[bucketPolicy=" + bucketPolicy + ", residency=" + residency + "]";
+    return "PoolOptions[bucketPolicy=" + bucketPolicy + ", residency=" + residency
+        + ", cacheLimit=" + limit(cacheLimit) + ", memoryLimit=" + limit(memoryLimit)
+        + ", leakDetection=" + leakDetection + ", strictClose=" + strictClose + "]";
+  }
+
+  private static String limit(long bytes) {
+    return bytes == Long.MAX_VALUE ? "unlimited" : bytes + " B";
+  }
+
+  /** Parses a byte count with an optional k, m or g suffix (powers of 1024). */
+  static long parseBytes(String name, String value) {
+    String t = value.trim().toLowerCase(Locale.ROOT);
+    int shift = t.endsWith("k") ? 10 : t.endsWith("m") ? 20 : t.endsWith("g") ? 30 : 0;
+    String digits = shift == 0 ? t : t.substring(0, t.length() - 1);
+    try {
+      long n = Long.parseLong(digits);
+      if (n < 0 || n > (Long.MAX_VALUE >> shift)) {
+        throw new NumberFormatException();
+      }
+      return n << shift;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          name + "=" + value + " is not a byte count (examples: 1048576, 512m, 8g)");
+    }
   }
 
   /** Builds {@link PoolOptions}. Not thread-safe. */
   public static final class Builder {
     private BucketPolicy bucketPolicy = BucketPolicy.powerOfTwo();
-    private boolean residency = true;
+    private boolean residency = !"false".equalsIgnoreCase(System.getProperty("mlxarena.residency"));
+    private long cacheLimit = sizeProperty("mlxarena.cacheLimit");
+    private long memoryLimit = sizeProperty("mlxarena.memoryLimit");
+    private LeakDetection leakDetection = leakProperty();
+    private boolean strictClose = Boolean.getBoolean("mlxarena.strictClose");
 
     private Builder() {}
+
+    private static long sizeProperty(String name) {
+      String v = System.getProperty(name);
+      return v == null ? Long.MAX_VALUE : parseBytes(name, v);
+    }
+
+    static LeakDetection leakProperty() {
+      String v = System.getProperty("mlxarena.leakDetection");
+      if (v == null) {
+        return LeakDetection.SAMPLED;
+      }
+      try {
+        return LeakDetection.valueOf(v.trim().toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "mlxarena.leakDetection=" + v + ": use disabled, sampled or paranoid");
+      }
+    }
+
+    /**
+     * Bytes the free lists may keep after any call; beyond it, buffers go back to the device,
+     * least recently used buckets first. {@code Long.MAX_VALUE} (the default) is unlimited.
+     *
+     * @throws IllegalArgumentException if negative
+     */
+    public Builder cacheLimit(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("cacheLimit must be at least 0, was " + bytes);
+      }
+      this.cacheLimit = bytes;
+      return this;
+    }
+
+    /**
+     * Bytes the pool may hold from its device, live and cached. An allocation that would pass it
+     * first frees cached buffers, then fails with {@link PoolExhaustedException}. {@code
+     * Long.MAX_VALUE} (the default) is unlimited.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder memoryLimit(long bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("memoryLimit must be at least 1, was " + bytes);
+      }
+      this.memoryLimit = bytes;
+      return this;
+    }
+
+    /** Sets how leaks are looked for. */
+    public Builder leakDetection(LeakDetection level) {
+      this.leakDetection = Objects.requireNonNull(level, "leakDetection");
+      return this;
+    }
+
+    /** Makes {@link BufferPool#close()} throw while scopes are open (after closing them). */
+    public Builder strictClose(boolean strict) {
+      this.strictClose = strict;
+      return this;
+    }
 
     /** Sets the bucket policy. */
     public Builder bucketPolicy(BucketPolicy policy) {

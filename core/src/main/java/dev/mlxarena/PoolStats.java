@@ -23,6 +23,11 @@ package dev.mlxarena;
  * @param residencyAdds buffers this pool added to the residency set
  * @param residencyRemoves buffers this pool removed from the residency set
  * @param residencyCommits residency commits this pool made
+ * @param deferredCount buffers handed back with a fence that has not completed yet
+ * @param deferredBytes capacity of those buffers (part of {@code heldBytes})
+ * @param trims times cached buffers went back to the device (cache limit, memory limit, {@code trim})
+ * @param trimmedBytes bytes those trims gave back
+ * @param oomRetries allocations retried after freeing cached buffers
  */
 public record PoolStats(
     long activeCount,
@@ -40,7 +45,22 @@ public record PoolStats(
     long deviceFrees,
     long residencyAdds,
     long residencyRemoves,
-    long residencyCommits) {
+    long residencyCommits,
+    long deferredCount,
+    long deferredBytes,
+    long trims,
+    long trimmedBytes,
+    long oomRetries) {
+
+  /** All zero. */
+  public static PoolStats empty() {
+    return new PoolStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  }
+
+  /** Allocations that had to go to the device: {@code allocations - reuseHits}. */
+  public long reuseMisses() {
+    return allocations - reuseHits;
+  }
 
   /**
    * What happened between {@code earlier} and this snapshot: cumulative counters (allocations,
@@ -64,7 +84,37 @@ public record PoolStats(
         deviceFrees - earlier.deviceFrees,
         residencyAdds - earlier.residencyAdds,
         residencyRemoves - earlier.residencyRemoves,
-        residencyCommits - earlier.residencyCommits);
+        residencyCommits - earlier.residencyCommits,
+        deferredCount,
+        deferredBytes,
+        trims - earlier.trims,
+        trimmedBytes - earlier.trimmedBytes,
+        oomRetries - earlier.oomRetries);
+  }
+
+  /** A small table of the figures, for logs. */
+  @Override
+  public String toString() {
+    return String.format(java.util.Locale.ROOT,
+        "PoolStats%n"
+            + "  %-10s %10s %16s%n"
+            + "  %-10s %10d %16d%n"
+            + "  %-10s %10d %16d%n"
+            + "  %-10s %10d %16d%n"
+            + "  %-10s %10d %16d%n"
+            + "  requested bytes %d, peak active %d, peak held %d%n"
+            + "  allocations %d: %d reuse hits, %d fresh (%.1f%% reuse); %d device frees%n"
+            + "  trims %d (%d bytes), OOM retries %d%n"
+            + "  residency: %d adds, %d removes, %d commits",
+        "", "buffers", "bytes",
+        "active", activeCount, activeBytes,
+        "cached", cachedCount, cachedBytes,
+        "deferred", deferredCount, deferredBytes,
+        "held", heldCount, heldBytes,
+        requestedBytes, peakActiveBytes, peakHeldBytes,
+        allocations, reuseHits, freshAllocations, 100 * reuseRate(), deviceFrees,
+        trims, trimmedBytes, oomRetries,
+        residencyAdds, residencyRemoves, residencyCommits);
   }
 
   /** The share of allocations served from a free list, from 0 to 1 ({@code 0} before any). */

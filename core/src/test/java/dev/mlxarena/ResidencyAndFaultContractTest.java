@@ -171,10 +171,23 @@ public abstract class ResidencyAndFaultContractTest {
   @Test
   void aRefusedAllocationLeavesThePoolAsItWas() {
     open(true);
-    pool.alloc(64, DType.U8).close();
+    Buffer live = pool.alloc(64, DType.U8);
     harness.failNthAllocation(1);
     assertRefusedUnchanged(() -> pool.alloc(4096, DType.U8), 4096);
+    assertTrue(live.isValid());
     assertEquals(4096, pool.alloc(4096, DType.U8).capacity(), "the pool works after a refusal");
+  }
+
+  @Test
+  void aRefusalWithBuffersCachedFreesThemAndRetriesOnce() {
+    open(true);
+    pool.alloc(64, DType.U8).close();
+    harness.failNthAllocation(1);
+    assertEquals(4096, pool.alloc(4096, DType.U8).capacity(), "the retry succeeds");
+    PoolStats st = pool.stats();
+    assertEquals(1, st.oomRetries());
+    assertEquals(0, st.cachedCount(), "the cache went back to the device first");
+    assertEquals(1, st.deviceFrees());
   }
 
   @Test

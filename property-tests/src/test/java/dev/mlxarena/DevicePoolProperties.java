@@ -39,6 +39,14 @@ class DevicePoolProperties {
   }
 
   @Group
+  class HostMemoryWithSizeClasses extends PoolStateProperties {
+    @Override
+    PoolMachineFactory factory() {
+      return new PoolMachineFactory(TestDevice::withResidency, true, BucketPolicy.sizeClasses(4));
+    }
+  }
+
+  @Group
   class SimShim extends PoolStateProperties {
     @Override
     PoolMachineFactory factory() {

@@ -73,15 +73,16 @@ final class PoolMachine {
   long hits;
   long deviceFrees;
   long commits;
+  long oomRetries;
   /** What this run reached, for the coverage checks. */
   final Set<String> events = new TreeSet<>();
   /** Releases in the current default-scope cycle, to spot release and reset mixed in one cycle. */
   private boolean releasedThisCycle;
 
-  PoolMachine(Supplier<DeviceHarness> harnesses, boolean canInjectFailures) {
+  PoolMachine(Supplier<DeviceHarness> harnesses, boolean canInjectFailures, BucketPolicy policy) {
     this.harness = harnesses.get();
     this.device = harness.device();
-    this.pool = BufferPool.create(device);
+    this.pool = BufferPool.create(device, PoolOptions.builder().bucketPolicy(policy).build());
     this.residency = device.residencySet() != null;
     this.canInjectFailures = canInjectFailures;
   }
@@ -211,21 +212,8 @@ final class PoolMachine {
   }
 
   void clear() {
-    int freed = 0;
-    for (Set<DeviceBuffer> s : free.values()) {
-      freed += s.size();
-      held.removeAll(s);
-      s.clear();
-    }
-    for (Map<Long, Set<DeviceBuffer>> r : parked) {
-      for (Set<DeviceBuffer> s : r.values()) {
-        freed += s.size();
-        held.removeAll(s);
-      }
-    }
-    parked.clear();
+    int freed = clearModelCache();
     pool.clear();
-    deviceFrees += freed;
     commits += residency && freed > 0 ? 1 : 0;
     events.add("clear");
   }
@@ -285,9 +273,28 @@ final class PoolMachine {
     if (!source(null, cap).isEmpty()) {
       return; // a reuse hit would not reach the device
     }
+    boolean cacheToGiveBack = !free.values().stream().allMatch(Set::isEmpty)
+        || parked.stream().anyMatch(r -> r.values().stream().anyMatch(x -> !x.isEmpty()));
     PoolStats before = pool.stats();
     int devLive = harness.liveAllocations();
     harness.failNthAllocation(1);
+    if (cacheToGiveBack) {
+      // L1 with OOM recovery: the cache goes back to the device, then the retry succeeds.
+      clearModelCache();
+      commits += residency ? 1 : 0;
+      Buffer b = pool.alloc(bytes, DType.U8);
+      Live l = new Live(b, null, bytes, cap);
+      check(!held.contains(l.raw), "the retried allocation is a new device buffer");
+      held.add(l.raw);
+      written.put(l.raw, (byte) 0);
+      fresh++;
+      allocations++;
+      commits += residency ? 1 : 0;
+      live.add(l);
+      oomRetries++;
+      events.add("injected failure, retried after freeing the cache");
+      return;
+    }
     try {
       pool.alloc(bytes, DType.U8);
       throw new AssertionError("the injected failure did not surface");
@@ -297,6 +304,25 @@ final class PoolMachine {
     }
     check(before.equals(pool.stats()), "L1: a refused allocation changed the pool");
     check(devLive == harness.liveAllocations(), "a refused allocation kept device memory");
+  }
+
+  /** Frees every cached buffer the pool may evict: the global lists and parked reserves. */
+  private int clearModelCache() {
+    int freed = 0;
+    for (Set<DeviceBuffer> s : free.values()) {
+      freed += s.size();
+      held.removeAll(s);
+      s.clear();
+    }
+    for (Map<Long, Set<DeviceBuffer>> r : parked) {
+      for (Set<DeviceBuffer> s : r.values()) {
+        freed += s.size();
+        held.removeAll(s);
+      }
+    }
+    parked.clear();
+    deviceFrees += freed;
+    return freed;
   }
 
   // ================================================================ model helpers
@@ -441,6 +467,7 @@ final class PoolMachine {
     check(s.freshAllocations() == fresh, "C1: freshAllocations");
     check(s.reuseHits() == hits, "C1: reuseHits");
     check(s.deviceFrees() == deviceFrees, "C1: deviceFrees");
+    check(s.oomRetries() == oomRetries, "C1: oomRetries");
     // R1: residency membership and commits.
     ResidencyProbe r = harness.residency();
     if (residency && r != null) {

@@ -186,7 +186,7 @@ final class DecodeDriver<S, T, O> {
     return new TokenEvent<>(step.token(), index++, Duration.ofNanos(nanos), delta == null ? EMPTY : delta);
   }
 
-  private static final PoolStats EMPTY = new PoolStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  private static final PoolStats EMPTY = PoolStats.empty();
 
   /** Ends the loop: closes the session, signals the subscriber unless cancelled, frees the thread. */
   private void cleanup(@Nullable Throwable failure, boolean afterCancel) {

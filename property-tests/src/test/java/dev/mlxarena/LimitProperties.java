@@ -1,0 +1,119 @@
+package dev.mlxarena;
+
+import dev.mlxarena.testing.TestDevice;
+import java.util.ArrayList;
+import java.util.List;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.state.Action;
+import net.jqwik.api.state.ActionChain;
+import net.jqwik.api.state.Transformer;
+import net.jqwik.api.statistics.Statistics;
+
+/**
+ * L1: under any chain of operations, cached bytes never exceed the cache limit and held bytes never
+ * exceed the memory limit after a public call, a request refused by the limit leaves the pool as it
+ * was, and the pool's own invariants (A2, C1, R1) hold throughout. Eviction order is the pool's
+ * business (least recently used buckets first), so this property checks bounds and consistency
+ * rather than following every eviction in a model.
+ */
+class LimitProperties {
+
+  static final class Limited {
+    final TestDevice device = TestDevice.withResidency();
+    final long cacheLimit;
+    final long memoryLimit;
+    final BufferPool pool;
+    final List<Buffer> live = new ArrayList<>();
+    final List<Scope> scopes = new ArrayList<>();
+    boolean refused;
+    boolean evicted;
+
+    Limited(long cacheLimit, long memoryLimit, BucketPolicy policy) {
+      this.cacheLimit = cacheLimit;
+      this.memoryLimit = memoryLimit;
+      this.pool = BufferPool.create(device, PoolOptions.builder()
+          .cacheLimit(cacheLimit).memoryLimit(memoryLimit).bucketPolicy(policy).build());
+    }
+
+    void alloc(long bytes, int scope) {
+      PoolStats before = pool.stats();
+      List<Scope> open = scopes.stream().filter(Scope::isOpen).toList();
+      try {
+        Buffer b = scope < 0 || open.isEmpty()
+            ? pool.alloc(bytes, DType.U8)
+            : open.get(scope % open.size()).alloc(bytes, DType.U8);
+        live.add(b);
+      } catch (PoolExhaustedException e) {
+        refused = true;
+        PoolMachine.check(before.equals(pool.stats()), "L1: a refused allocation changed the pool");
+      }
+      evicted |= pool.stats().trims() > 0;
+    }
+
+    void release(int i) {
+      live.removeIf(b -> !b.isValid());
+      if (!live.isEmpty()) {
+        live.remove(Math.floorMod(i, live.size())).close();
+      }
+    }
+
+    void check() {
+      PoolInvariants.check(pool);
+      PoolStats s = pool.stats();
+      PoolMachine.check(s.cachedBytes() <= cacheLimit, "L1: cached " + s.cachedBytes() + " > limit " + cacheLimit);
+      PoolMachine.check(s.heldBytes() <= memoryLimit, "L1: held " + s.heldBytes() + " > limit " + memoryLimit);
+      PoolMachine.check(device.counting().isClean(), "R1: uncommitted residency changes");
+      for (Buffer b : live) {
+        PoolMachine.check(!b.isValid() || b.capacity() > 0, "a live handle is broken");
+      }
+    }
+  }
+
+  @Provide
+  Arbitrary<ActionChain<Limited>> chains() {
+    Arbitrary<Long> sizes = Arbitraries.longs().between(1, 40_000);
+    Arbitrary<BucketPolicy> policies = Arbitraries.of(BucketPolicy.powerOfTwo(), BucketPolicy.sizeClasses(4));
+    return Combinators.combine(
+            Arbitraries.longs().between(0, 200_000), Arbitraries.longs().between(65_536, 400_000), policies)
+        .as((cache, memory, policy) -> (java.util.function.Supplier<Limited>) () -> new Limited(cache, memory, policy))
+        .flatMap(start -> ActionChain.startWith(start)
+            .withAction(5, act(Combinators.combine(sizes, Arbitraries.integers().between(-1, 2))
+                .as((n, sc) -> Transformer.<Limited>mutate("alloc " + n, l -> l.alloc(n, sc)))))
+            .withAction(3, act(Arbitraries.integers().between(0, 100)
+                .map(i -> Transformer.<Limited>mutate("release #" + i, l -> l.release(i)))))
+            .withAction(1, act(Arbitraries.just(Transformer.<Limited>mutate("openScope",
+                l -> l.scopes.add(l.pool.openScope())))))
+            .withAction(1, act(Arbitraries.integers().between(0, 10)
+                .map(i -> Transformer.<Limited>mutate("close scope #" + i,
+                    l -> { if (!l.scopes.isEmpty()) { l.scopes.get(i % l.scopes.size()).close(); } }))))
+            .withAction(1, act(Arbitraries.just(Transformer.<Limited>mutate("reset", l -> l.pool.reset()))))
+            .withAction(1, act(Arbitraries.longs().between(0, 100_000)
+                .map(t -> Transformer.<Limited>mutate("trim to " + t, l -> l.pool.trim(t)))))
+            .withMaxTransformations(PoolActions.maxActions()));
+  }
+
+  private static Action.Independent<Limited> act(Arbitrary<Transformer<Limited>> t) {
+    return new Action.Independent<>() {
+      @Override
+      public Arbitrary<Transformer<Limited>> transformer() {
+        return t;
+      }
+    };
+  }
+
+  @Property
+  void l1LimitsHoldAfterEveryCall(@ForAll("chains") ActionChain<Limited> chain) {
+    Limited l = chain.withInvariant("L1", Limited::check).run();
+    l.pool.close();
+    PoolMachine.check(l.device.liveAllocations() == 0, "leaked device memory");
+    Statistics.label("refused by the memory limit").collect(l.refused);
+    Statistics.label("cache evicted").collect(l.evicted);
+    Statistics.label("refused by the memory limit").coverage(c -> c.check(true).count(n -> n > 0));
+    Statistics.label("cache evicted").coverage(c -> c.check(true).count(n -> n > 0));
+  }
+}
