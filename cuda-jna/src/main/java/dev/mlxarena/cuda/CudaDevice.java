@@ -267,6 +267,30 @@ public final class CudaDevice implements Device {
     }
   }
 
+  /**
+   * A fence at the current end of the device's default (null) stream: it completes once every
+   * kernel and copy queued there so far has finished. Hand it to {@code scope.closeAfter}.
+   */
+  public CudaFence recordFence() {
+    return recordFence(Pointer.NULL);
+  }
+
+  /**
+   * A fence at the current end of {@code stream} (a {@code CUstream}, as your kernel launcher
+   * holds it; {@code Pointer.NULL} for the default stream).
+   */
+  public CudaFence recordFence(@Nullable Pointer stream) {
+    makeCurrent();
+    PointerByReference ev = new PointerByReference();
+    check(CudaDriver.cuEventCreate(ev, CudaDriver.CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+    int rc = CudaDriver.cuEventRecord(ev.getValue(), stream);
+    if (rc != CudaDriver.CUDA_SUCCESS) {
+      CudaDriver.cuEventDestroy_v2(ev.getValue());
+      check(rc, "cuEventRecord");
+    }
+    return new CudaFence(this, ev.getValue());
+  }
+
   @Override
   public @Nullable ResidencySet residencySet() {
     return null;

@@ -119,7 +119,7 @@ final class CudaDriver {
 
   static native int cuEventCreate(PointerByReference event, int flags);
 
-  static native int cuEventRecord(Pointer event, Pointer stream);
+  static native int cuEventRecord(Pointer event, @Nullable Pointer stream);
 
   static native int cuEventQuery(Pointer event);
 
