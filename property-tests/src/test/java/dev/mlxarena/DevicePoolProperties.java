@@ -3,11 +3,9 @@ package dev.mlxarena;
 import dev.mlxarena.cuda.CudaHarness;
 import dev.mlxarena.cuda.CudaStorage;
 import dev.mlxarena.cuda.RequiresCuda;
-import dev.mlxarena.metal.MetalDevice;
+import dev.mlxarena.metal.RealMetalHarness;
 import dev.mlxarena.metal.SimHarness;
 import dev.mlxarena.metal.StorageMode;
-import dev.mlxarena.testing.DeviceHarness;
-import dev.mlxarena.testing.ResidencyProbe;
 import dev.mlxarena.testing.TestDevice;
 import net.jqwik.api.Group;
 import net.jqwik.api.lifecycle.AddLifecycleHook;
@@ -17,7 +15,6 @@ import java.util.Optional;
 import net.jqwik.api.lifecycle.LifecycleContext;
 import net.jqwik.api.lifecycle.PropagationMode;
 import net.jqwik.api.lifecycle.SkipExecutionHook;
-import org.jspecify.annotations.Nullable;
 
 /** The model-based property on every device this machine has; the others skip with a reason. */
 class DevicePoolProperties {
@@ -121,41 +118,6 @@ class DevicePoolProperties {
       return com.sun.jna.Platform.isMac()
           ? SkipResult.doNotSkip()
           : SkipResult.skip("real Metal needs macOS on Apple Silicon");
-    }
-  }
-
-  /** Real Metal cannot count allocations or inject failures; it reports none. */
-  static final class RealMetalHarness implements DeviceHarness {
-    private final MetalDevice device = MetalDevice.open();
-
-    @Override
-    public Device device() {
-      return device;
-    }
-
-    @Override
-    public int liveAllocations() {
-      return 0;
-    }
-
-    @Override
-    public boolean freshMemoryIsGarbage() {
-      return false;
-    }
-
-    @Override
-    public @Nullable ResidencyProbe residency() {
-      return null;
-    }
-
-    @Override
-    public void failNthAllocation(long n) {
-      throw new UnsupportedOperationException("real Metal cannot inject failures");
-    }
-
-    @Override
-    public void failAbove(long bytes) {
-      throw new UnsupportedOperationException("real Metal cannot inject failures");
     }
   }
 }

@@ -1,10 +1,9 @@
 package dev.mlxarena.bench;
 
 import dev.mlxarena.BufferPool;
-import dev.mlxarena.DType;
 import dev.mlxarena.Device;
 import dev.mlxarena.DeviceBuffer;
-import dev.mlxarena.Scope;
+import dev.mlxarena.PoolOptions;
 import dev.mlxarena.host.HostDevice;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -67,12 +66,7 @@ public class ArenaCycleBenchmark {
   public void setUp() {
     sizes = Traces.named(trace);
     device = HostDevice.create();
-    pool = BufferPool.create(device);
-    try (Scope warm = pool.openScope()) {
-      for (long s : sizes) {
-        warm.alloc(s, DType.U8);
-      }
-    }
+    pool = Cycles.warmed(device, PoolOptions.defaults(), sizes);
     raw = new DeviceBuffer[sizes.length];
     netty = new ByteBuf[sizes.length];
     alloc = new PooledByteBufAllocator(true);
@@ -95,11 +89,7 @@ public class ArenaCycleBenchmark {
 
   @Benchmark
   public void pool(Blackhole bh) {
-    try (Scope token = pool.openScope()) {
-      for (long s : sizes) {
-        bh.consume(token.alloc(s, DType.U8));
-      }
-    }
+    Cycles.token(pool, sizes, bh);
   }
 
   @Benchmark

@@ -2,10 +2,8 @@ package dev.mlxarena.bench;
 
 import dev.mlxarena.BucketPolicy;
 import dev.mlxarena.BufferPool;
-import dev.mlxarena.DType;
 import dev.mlxarena.Device;
 import dev.mlxarena.PoolOptions;
-import dev.mlxarena.Scope;
 import dev.mlxarena.host.HostDevice;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -68,12 +66,7 @@ public class BucketPolicyBenchmark {
   public void setUp() {
     sizes = Traces.decode();
     device = HostDevice.create();
-    pool = BufferPool.create(device, PoolOptions.builder().bucketPolicy(named(policy)).build());
-    try (Scope warm = pool.openScope()) {
-      for (long s : sizes) {
-        warm.alloc(s, DType.U8);
-      }
-    }
+    pool = Cycles.warmed(device, PoolOptions.builder().bucketPolicy(named(policy)).build(), sizes);
     long requested = 0;
     for (long s : sizes) {
       requested += s;
@@ -91,10 +84,6 @@ public class BucketPolicyBenchmark {
 
   @Benchmark
   public void pool(Blackhole bh) {
-    try (Scope token = pool.openScope()) {
-      for (long s : sizes) {
-        bh.consume(token.alloc(s, DType.U8));
-      }
-    }
+    Cycles.token(pool, sizes, bh);
   }
 }

@@ -1,8 +1,7 @@
 package dev.mlxarena.bench;
 
 import dev.mlxarena.BufferPool;
-import dev.mlxarena.DType;
-import dev.mlxarena.Scope;
+import dev.mlxarena.PoolOptions;
 import dev.mlxarena.cuda.CudaDevice;
 import dev.mlxarena.cuda.CudaStorage;
 import java.util.concurrent.TimeUnit;
@@ -47,12 +46,7 @@ public class CudaArenaBenchmark {
   public void setUp() {
     sizes = Traces.decode();
     device = CudaDevice.open(0, storage);
-    pool = BufferPool.create(device);
-    try (Scope warm = pool.openScope()) {
-      for (long s : sizes) {
-        warm.alloc(s, DType.U8);
-      }
-    }
+    pool = Cycles.warmed(device, PoolOptions.defaults(), sizes);
   }
 
   @TearDown(Level.Trial)
@@ -63,10 +57,6 @@ public class CudaArenaBenchmark {
 
   @Benchmark
   public void pool(Blackhole bh) {
-    try (Scope token = pool.openScope()) {
-      for (long s : sizes) {
-        bh.consume(token.alloc(s, DType.U8));
-      }
-    }
+    Cycles.token(pool, sizes, bh);
   }
 }

@@ -6,7 +6,7 @@ import dev.mlxarena.BufferAllocationException;
 import dev.mlxarena.Device;
 import dev.mlxarena.DeviceBuffer;
 import dev.mlxarena.ResidencySet;
-import java.util.concurrent.atomic.AtomicBoolean;
+import dev.mlxarena.TrackedDeviceBuffer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -19,19 +19,12 @@ import org.jspecify.annotations.Nullable;
  */
 public final class HostDevice implements Device {
 
-  private static final class HostBuffer implements DeviceBuffer {
+  private static final class HostBuffer extends TrackedDeviceBuffer {
     final long address;
-    final long capacity;
-    final AtomicBoolean freed = new AtomicBoolean();
 
     HostBuffer(long address, long capacity) {
+      super(capacity);
       this.address = address;
-      this.capacity = capacity;
-    }
-
-    @Override
-    public long capacity() {
-      return capacity;
     }
 
     @Override
@@ -46,7 +39,7 @@ public final class HostDevice implements Device {
 
     @Override
     public String toString() {
-      return "HostBuffer[0x" + Long.toHexString(address) + ", " + capacity + " B]";
+      return "HostBuffer[0x" + Long.toHexString(address) + ", " + capacity() + " B]";
     }
   }
 
@@ -64,9 +57,7 @@ public final class HostDevice implements Device {
 
   @Override
   public DeviceBuffer allocate(long bytes) {
-    if (bytes < 1) {
-      throw new IllegalArgumentException("allocation of " + bytes + " bytes: must be at least 1");
-    }
+    TrackedDeviceBuffer.requirePositive(bytes);
     long address = Native.malloc(bytes);
     if (address == 0) {
       throw new BufferAllocationException("host malloc of " + bytes + " bytes failed", bytes);
@@ -77,18 +68,16 @@ public final class HostDevice implements Device {
   @Override
   public void free(DeviceBuffer buffer) {
     HostBuffer b = own(buffer);
-    if (!b.freed.compareAndSet(false, true)) {
-      throw new IllegalStateException("double free of " + b);
-    }
+    b.markFreed();
     Native.free(b.address);
   }
 
   @Override
   public void fillZero(DeviceBuffer buffer, long offset, long length) {
     HostBuffer b = own(buffer);
-    if (offset < 0 || length < 0 || offset > b.capacity - length) {
+    if (offset < 0 || length < 0 || offset > b.capacity() - length) {
       throw new IndexOutOfBoundsException(
-          "zero-fill of [" + offset + ", +" + length + ") outside " + b.capacity + " bytes");
+          "zero-fill of [" + offset + ", +" + length + ") outside " + b.capacity() + " bytes");
     }
     new Pointer(b.address).setMemory(offset, length, (byte) 0);
   }
@@ -108,9 +97,7 @@ public final class HostDevice implements Device {
       throw new IllegalArgumentException(buffer + " was not allocated by the host device");
     }
     HostBuffer b = (HostBuffer) buffer;
-    if (b.freed.get()) {
-      throw new IllegalStateException("use of freed " + b);
-    }
+    b.requireLive();
     return b;
   }
 

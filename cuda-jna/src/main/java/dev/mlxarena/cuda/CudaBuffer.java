@@ -1,28 +1,20 @@
 package dev.mlxarena.cuda;
 
 import com.sun.jna.Pointer;
-import dev.mlxarena.DeviceBuffer;
-import java.util.concurrent.atomic.AtomicBoolean;
+import dev.mlxarena.TrackedDeviceBuffer;
 import org.jspecify.annotations.Nullable;
 
 /** One CUDA allocation: a device pointer, and for {@link CudaStorage#SHARED} its host mapping. */
-final class CudaBuffer implements DeviceBuffer {
+final class CudaBuffer extends TrackedDeviceBuffer {
   final long devicePointer;
   final @Nullable Pointer host;
-  private final long capacity;
   final CudaDevice owner;
-  final AtomicBoolean freed = new AtomicBoolean();
 
   CudaBuffer(CudaDevice owner, long devicePointer, @Nullable Pointer host, long capacity) {
+    super(capacity);
     this.owner = owner;
     this.devicePointer = devicePointer;
     this.host = host;
-    this.capacity = capacity;
-  }
-
-  @Override
-  public long capacity() {
-    return capacity;
   }
 
   /** The {@code CUdeviceptr} kernels take. */
@@ -38,7 +30,7 @@ final class CudaBuffer implements DeviceBuffer {
 
   @Override
   public String toString() {
-    return "CudaBuffer[0x" + Long.toHexString(devicePointer) + ", " + capacity + " B, "
+    return "CudaBuffer[0x" + Long.toHexString(devicePointer) + ", " + capacity() + " B, "
         + (host == null ? "device" : "shared") + "]";
   }
 }

@@ -12,6 +12,7 @@ import dev.mlxarena.Device;
 import dev.mlxarena.DeviceBuffer;
 import dev.mlxarena.DeviceUnavailableException;
 import dev.mlxarena.ResidencySet;
+import dev.mlxarena.TrackedDeviceBuffer;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
@@ -168,9 +169,7 @@ public final class CudaDevice implements Device {
 
   @Override
   public DeviceBuffer allocate(long bytes) {
-    if (bytes < 1) {
-      throw new IllegalArgumentException("allocation of " + bytes + " bytes: must be at least 1");
-    }
+    TrackedDeviceBuffer.requirePositive(bytes);
     makeCurrent();
     CudaBuffer b;
     if (storage == CudaStorage.DEVICE) {
@@ -208,9 +207,7 @@ public final class CudaDevice implements Device {
   @Override
   public void free(DeviceBuffer buffer) {
     CudaBuffer b = own(buffer);
-    if (!b.freed.compareAndSet(false, true)) {
-      throw new IllegalStateException("double free of " + b);
-    }
+    b.markFreed();
     makeCurrent();
     if (b.host == null) {
       check(CudaDriver.cuMemFree_v2(b.devicePointer), "cuMemFree_v2");
@@ -322,9 +319,7 @@ public final class CudaDevice implements Device {
 
   private CudaBuffer live(DeviceBuffer buffer) {
     CudaBuffer b = own(buffer);
-    if (b.freed.get()) {
-      throw new IllegalStateException("use of freed " + b);
-    }
+    b.requireLive();
     return b;
   }
 

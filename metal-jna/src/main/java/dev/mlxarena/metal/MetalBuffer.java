@@ -1,31 +1,23 @@
 package dev.mlxarena.metal;
 
 import com.sun.jna.Pointer;
-import dev.mlxarena.DeviceBuffer;
-import java.util.concurrent.atomic.AtomicBoolean;
+import dev.mlxarena.TrackedDeviceBuffer;
 
 /**
  * One {@code MTLBuffer} (an {@code mlxshim_buffer}), owned by the Java side until freed. Identity
  * is the object: one {@code MetalBuffer} per native buffer, so residency membership keyed by this
  * object is keyed by the native buffer, never by a contents address that Metal may reuse.
  */
-final class MetalBuffer implements DeviceBuffer {
+final class MetalBuffer extends TrackedDeviceBuffer {
   final Pointer handle;
   private final long contents;
-  private final long capacity;
   final StorageMode storage;
-  final AtomicBoolean freed = new AtomicBoolean();
 
   MetalBuffer(Pointer handle, long contents, long capacity, StorageMode storage) {
+    super(capacity);
     this.handle = handle;
     this.contents = contents;
-    this.capacity = capacity;
     this.storage = storage;
-  }
-
-  @Override
-  public long capacity() {
-    return capacity;
   }
 
   @Override
@@ -40,6 +32,6 @@ final class MetalBuffer implements DeviceBuffer {
 
   @Override
   public String toString() {
-    return "MetalBuffer[" + handle + ", " + capacity + " B, " + storage + "]";
+    return "MetalBuffer[" + handle + ", " + capacity() + " B, " + storage + "]";
   }
 }

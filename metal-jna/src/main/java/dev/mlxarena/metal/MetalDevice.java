@@ -7,6 +7,7 @@ import dev.mlxarena.Device;
 import dev.mlxarena.DeviceBuffer;
 import dev.mlxarena.DeviceUnavailableException;
 import dev.mlxarena.ResidencySet;
+import dev.mlxarena.TrackedDeviceBuffer;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
@@ -143,9 +144,7 @@ public final class MetalDevice implements Device {
   @Override
   public DeviceBuffer allocate(long bytes) {
     ensureOpen();
-    if (bytes < 1) {
-      throw new IllegalArgumentException("allocation of " + bytes + " bytes: must be at least 1");
-    }
+    TrackedDeviceBuffer.requirePositive(bytes);
     byte[] err = new byte[ERR_CAP];
     Pointer b = shim.mlxshim_buffer_new(device, bytes, storage.code, err, err.length);
     if (b == null) {
@@ -159,9 +158,7 @@ public final class MetalDevice implements Device {
   @Override
   public void free(DeviceBuffer buffer) {
     MetalBuffer b = metal(buffer);
-    if (!b.freed.compareAndSet(false, true)) {
-      throw new IllegalStateException("double free of " + b);
-    }
+    b.markFreed();
     shim.mlxshim_buffer_release(b.handle);
   }
 
@@ -252,9 +249,7 @@ public final class MetalDevice implements Device {
 
   private MetalBuffer live(DeviceBuffer buffer) {
     MetalBuffer b = metal(buffer);
-    if (b.freed.get()) {
-      throw new IllegalStateException("use of freed " + b);
-    }
+    b.requireLive();
     return b;
   }
 

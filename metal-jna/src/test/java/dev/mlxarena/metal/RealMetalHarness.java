@@ -1,0 +1,77 @@
+package dev.mlxarena.metal;
+
+import dev.mlxarena.Device;
+import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.testing.DeviceHarness;
+import dev.mlxarena.testing.ResidencyProbe;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Real Metal as a test harness (macOS only). Metal cannot count live allocations or inject
+ * failures, so it reports none and refuses injection; residency membership comes from the Java
+ * mirror of the set.
+ */
+public final class RealMetalHarness implements DeviceHarness {
+  private final MetalDevice device = MetalDevice.open();
+
+  @Override
+  public Device device() {
+    return device;
+  }
+
+  @Override
+  public int liveAllocations() {
+    return 0;
+  }
+
+  @Override
+  public boolean freshMemoryIsGarbage() {
+    return false;
+  }
+
+  @Override
+  public @Nullable ResidencyProbe residency() {
+    MetalResidencySet set = device.metalResidencySet();
+    return set == null ? null : new ResidencyProbe() {
+      @Override
+      public long adds() {
+        return -1;
+      }
+
+      @Override
+      public long removes() {
+        return -1;
+      }
+
+      @Override
+      public long commits() {
+        return -1;
+      }
+
+      @Override
+      public boolean contains(DeviceBuffer buffer) {
+        return set.contains(buffer);
+      }
+
+      @Override
+      public int size() {
+        return set.size();
+      }
+
+      @Override
+      public boolean isClean() {
+        return !set.flush();
+      }
+    };
+  }
+
+  @Override
+  public void failNthAllocation(long n) {
+    throw new UnsupportedOperationException("real Metal cannot inject failures");
+  }
+
+  @Override
+  public void failAbove(long bytes) {
+    throw new UnsupportedOperationException("real Metal cannot inject failures");
+  }
+}
