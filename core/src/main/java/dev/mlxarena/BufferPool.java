@@ -60,15 +60,15 @@ public final class BufferPool implements AutoCloseable {
 
   private final Device device;
   private final PoolOptions options;
-  private final BucketPolicy policy;
-  private final @Nullable ResidencySet residency;
+  final BucketPolicy policy;
+  final @Nullable ResidencySet residency;
   private final PoolLock lock = new PoolLock();
 
   // Everything below is guarded by lock.
-  private final FreeLists free;
-  private final BlockRegistry registry = new BlockRegistry();
+  final FreeLists free;
+  final BlockRegistry registry = new BlockRegistry();
   private final ScopeState defaultScope;
-  private @Nullable ScopeState openScopes;
+  @Nullable ScopeState openScopes;
   /** Written under the lock; volatile because the lock-free allocation path reads it. */
   private volatile boolean closed;
   /** Owned buffers registered through registerExisting; the value says whether this pool added them to the residency set. */
@@ -82,7 +82,7 @@ public final class BufferPool implements AutoCloseable {
   private long requestedBytes;
   private long cachedCount;
   private long cachedBytes;
-  private long heldBytes;
+  long heldBytes;
   private long peakActiveBytes;
   private long peakHeldBytes;
   private long allocations;
@@ -92,19 +92,19 @@ public final class BufferPool implements AutoCloseable {
   private long residencyAdds;
   private long residencyRemoves;
   private long residencyCommits;
-  private long deferredCount;
-  private long deferredBytes;
+  long deferredCount;
+  long deferredBytes;
   private long trims;
   private long trimmedBytes;
   private long oomRetries;
   /** Buffers waiting for their fence, in the order they were handed back. */
-  private final java.util.ArrayDeque<Deferred> deferred = new java.util.ArrayDeque<>();
+  final java.util.ArrayDeque<Deferred> deferred = new java.util.ArrayDeque<>();
   /** When each bucket was last recycled into or allocated from, for LRU eviction. */
   private final long[] bucketLastUse;
   private long tick;
 
   /** Buffers handed back together with one fence. */
-  private record Deferred(Fence fence, Block[] blocks) {}
+  record Deferred(Fence fence, Block[] blocks) {}
 
   private BufferPool(Device device, PoolOptions options) {
     this.device = device;
@@ -1171,7 +1171,7 @@ public final class BufferPool implements AutoCloseable {
     }
   }
 
-  private PoolStats statsLocked() {
+  PoolStats statsLocked() {
     {
       long active = activeCount;
       long activeB = activeBytes;
@@ -1232,26 +1232,7 @@ public final class BufferPool implements AutoCloseable {
   public List<BucketStats> bucketStats() {
     lock.lock();
     try {
-      int n = policy.bucketCount();
-      int[] live = new int[n];
-      int[] freeCounts = new int[n];
-      int[] waiting = new int[n];
-      for (int i = 0; i < registry.size(); i++) {
-        Block b = registry.get(i);
-        if (b.state == Block.LIVE) {
-          live[b.bucket]++;
-        } else if (b.state == Block.DEFERRED) {
-          waiting[b.bucket]++;
-        }
-      }
-      forEachFreeLocked(b -> freeCounts[b.bucket]++);
-      List<BucketStats> out = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        if (live[i] + freeCounts[i] + waiting[i] > 0) {
-          out.add(new BucketStats(policy.sizeOfBucket(i), live[i], freeCounts[i], waiting[i]));
-        }
-      }
-      return out;
+      return PoolAudit.bucketStats(this);
     } finally {
       lock.unlock();
     }
@@ -1266,11 +1247,7 @@ public final class BufferPool implements AutoCloseable {
   List<DeviceBuffer> heldDeviceBuffers() {
     lock.lock();
     try {
-      List<DeviceBuffer> out = new ArrayList<>(registry.size());
-      for (int i = 0; i < registry.size(); i++) {
-        out.add(registry.get(i).raw);
-      }
-      return out;
+      return PoolAudit.held(this);
     } finally {
       lock.unlock();
     }
@@ -1278,106 +1255,34 @@ public final class BufferPool implements AutoCloseable {
 
   /** The free device buffers, wherever they wait: a snapshot, for invariant checks. */
   List<DeviceBuffer> freeDeviceBuffers() {
-    List<DeviceBuffer> out = new ArrayList<>();
     lock.lock();
     try {
-      forEachFreeLocked(b -> out.add(b.raw));
+      return PoolAudit.free(this);
     } finally {
       lock.unlock();
     }
-    return out;
   }
 
-  /** Visits every FREE block: global lists, parked reserves, open scopes' reserves. */
-  private void forEachFreeLocked(java.util.function.Consumer<Block> visitor) {
+  /**
+   * The first violated invariant of the pool, or {@code null}; see {@link PoolAudit#verify}. For
+   * tests and diagnostics, on a pool no other thread is using.
+   */
+  @Nullable String verify() {
+    lock.lock();
+    try {
+      return PoolAudit.verify(this);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Visits every FREE block: global lists, parked reserves, open scopes' reserves. Lock held. */
+  void forEachFreeLocked(java.util.function.Consumer<Block> visitor) {
     free.forEach(visitor);
     for (ScopeState s = openScopes; s != null; s = s.next) {
       if (s.reserve != null) {
         FreeLists.forEach(s.reserve, visitor);
       }
-    }
-  }
-
-  /**
-   * Checks the pool's internal invariants and returns a description of the first violation, or
-   * {@code null}: every held buffer is in exactly one place (A2), free buffers are FREE and filed
-   * under their own bucket, the counters match the blocks (C1), and every held buffer is in the
-   * residency set (R1). For tests and diagnostics, on a pool no other thread is using.
-   */
-  @Nullable String verify() {
-    lock.lock();
-    try {
-      Map<Block, Boolean> seen = new IdentityHashMap<>();
-      long live = 0;
-      long liveBytes = 0;
-      long requested = 0;
-      long held = 0;
-      for (int i = 0; i < registry.size(); i++) {
-        Block b = registry.get(i);
-        if (b.registryIndex != i || b.pool != this) {
-          return "registry slot " + i + " holds a block indexed " + b.registryIndex;
-        }
-        if (seen.put(b, Boolean.FALSE) != null) {
-          return "block registered twice: " + b.raw;
-        }
-        held += b.capacity;
-        if (b.state == Block.LIVE) {
-          live++;
-          liveBytes += b.capacity;
-          requested += b.byteLength;
-        } else if (b.state != Block.FREE && b.state != Block.DEFERRED) {
-          return "held block in state " + b.state + ": " + b.raw;
-        }
-        if (residency != null && !residency.contains(b.raw)) {
-          return "held block missing from the residency set: " + b.raw;
-        }
-      }
-      String[] problem = {null};
-      long[] freeTotals = new long[2];
-      forEachFreeLocked(b -> {
-        if (problem[0] != null) {
-          return;
-        }
-        if (b.state != Block.FREE) {
-          problem[0] = "a free list holds a block in state " + b.state + ": " + b.raw;
-        } else if (!Boolean.FALSE.equals(seen.put(b, Boolean.TRUE))) {
-          problem[0] = "free block that is unregistered or listed twice: " + b.raw;
-        }
-        freeTotals[0]++;
-        freeTotals[1] += b.capacity;
-      });
-      if (problem[0] != null) {
-        return problem[0];
-      }
-      long waiting = 0;
-      long waitingBytes = 0;
-      for (Deferred d : deferred) {
-        for (Block b : d.blocks()) {
-          if (b.state != Block.DEFERRED || !Boolean.FALSE.equals(seen.put(b, Boolean.TRUE))) {
-            return "a fence-deferred block in state " + b.state + " or listed twice: " + b.raw;
-          }
-          waiting++;
-          waitingBytes += b.capacity;
-        }
-      }
-      PoolStats st = statsLocked();
-      if (waiting != deferredCount || waitingBytes != deferredBytes) {
-        return "deferred counters " + deferredCount + "/" + deferredBytes + " != blocks " + waiting + "/" + waitingBytes;
-      }
-      if (freeTotals[0] + live + waiting != registry.size()) {
-        return "held " + registry.size() + " != free " + freeTotals[0] + " + live " + live + " + deferred " + waiting;
-      }
-      if (live != st.activeCount() || liveBytes != st.activeBytes() || requested != st.requestedBytes()) {
-        return "active counters " + st.activeCount() + "/" + st.activeBytes() + "/" + st.requestedBytes()
-            + " != blocks " + live + "/" + liveBytes + "/" + requested;
-      }
-      if (freeTotals[0] != st.cachedCount() || freeTotals[1] != st.cachedBytes() || held != heldBytes) {
-        return "cached/held counters " + st.cachedCount() + "/" + st.cachedBytes() + "/" + heldBytes
-            + " != blocks " + freeTotals[0] + "/" + freeTotals[1] + "/" + held;
-      }
-      return null;
-    } finally {
-      lock.unlock();
     }
   }
 
