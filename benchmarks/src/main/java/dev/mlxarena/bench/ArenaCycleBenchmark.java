@@ -1,26 +1,12 @@
 package dev.mlxarena.bench;
 
-import dev.mlxarena.BufferPool;
 import dev.mlxarena.Device;
 import dev.mlxarena.DeviceBuffer;
-import dev.mlxarena.PoolOptions;
 import dev.mlxarena.host.HostDevice;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OperationsPerInvocation;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
@@ -39,21 +25,11 @@ import org.openjdk.jmh.infra.Blackhole;
  *       no checks, the floor any pool pays.
  * </ul>
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
-@OperationsPerInvocation(Traces.LENGTH)
-@State(org.openjdk.jmh.annotations.Scope.Thread)
-public class ArenaCycleBenchmark {
+public class ArenaCycleBenchmark extends TokenCycleBenchmark {
 
   @Param({"decode", "small"})
   public String trace;
 
-  private long[] sizes;
-  private Device device;
-  private BufferPool pool;
   private DeviceBuffer[] raw;
   private ByteBuf[] netty;
   private PooledByteBufAllocator alloc;
@@ -62,11 +38,18 @@ public class ArenaCycleBenchmark {
   private int[] bucketOf;
   private long[] taken;
 
-  @Setup(Level.Trial)
-  public void setUp() {
-    sizes = Traces.named(trace);
-    device = HostDevice.create();
-    pool = Cycles.warmed(device, PoolOptions.defaults(), sizes);
+  @Override
+  protected Device openDevice() {
+    return HostDevice.create();
+  }
+
+  @Override
+  protected long[] trace() {
+    return Traces.named(trace);
+  }
+
+  @Override
+  protected void afterSetUp() {
     raw = new DeviceBuffer[sizes.length];
     netty = new ByteBuf[sizes.length];
     alloc = new PooledByteBufAllocator(true);
@@ -79,17 +62,6 @@ public class ArenaCycleBenchmark {
       bucketOf[i] = b;
       stacks[b][stackTops[b]++] = i + 1;
     }
-  }
-
-  @TearDown(Level.Trial)
-  public void tearDown() {
-    pool.close();
-    device.close();
-  }
-
-  @Benchmark
-  public void pool(Blackhole bh) {
-    Cycles.token(pool, sizes, bh);
   }
 
   @Benchmark

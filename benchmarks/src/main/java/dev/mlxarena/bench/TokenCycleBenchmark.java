@@ -1,0 +1,73 @@
+package dev.mlxarena.bench;
+
+import dev.mlxarena.BufferPool;
+import dev.mlxarena.Device;
+import dev.mlxarena.PoolOptions;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * The shape every pool benchmark shares: one invocation is one token of a {@link Traces trace}
+ * (every allocation, then the scope's close) on a pool warmed to its steady state, and figures are
+ * per allocation. Subclasses choose the device, the options and the trace, and may add baselines.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
+@OperationsPerInvocation(Traces.LENGTH)
+@State(org.openjdk.jmh.annotations.Scope.Thread)
+public abstract class TokenCycleBenchmark {
+  protected long[] sizes;
+  protected Device device;
+  protected BufferPool pool;
+
+  /** The device to measure; opened once per trial. */
+  protected abstract Device openDevice();
+
+  /** The pool's options. */
+  protected PoolOptions options() {
+    return PoolOptions.defaults();
+  }
+
+  /** The allocations of one token. */
+  protected long[] trace() {
+    return Traces.decode();
+  }
+
+  @Setup(Level.Trial)
+  public void setUpPool() {
+    sizes = trace();
+    device = openDevice();
+    pool = Cycles.warmed(device, options(), sizes);
+    afterSetUp();
+  }
+
+  /** Runs after the pool is ready (JMH orders no two setups of one level), for baselines. */
+  protected void afterSetUp() {}
+
+  @TearDown(Level.Trial)
+  public void tearDownPool() {
+    pool.close();
+    device.close();
+  }
+
+  /** One token through the pool. */
+  @Benchmark
+  public void pool(Blackhole bh) {
+    Cycles.token(pool, sizes, bh);
+  }
+}
