@@ -23,19 +23,22 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <h2>Where a device buffer can be</h2>
- * Every device buffer the pool holds is in exactly one of two places: one bucket's free list
- * (state FREE), or behind one live handle (state LIVE), tracked by the scope that issued it. Moving
- * between them happens only under the pool's lock, and every move out of LIVE bumps the buffer's
- * generation, which makes all earlier handles stale (see {@link Buffer}). Release, scope close and
- * reset recycle a buffer only if the handle's generation still matches, so mixing them can never
- * push one buffer to a free list twice, and two later allocations can never share memory.
+ * Every device buffer the pool holds is in exactly one place: behind one live handle (state LIVE,
+ * recorded by the scope that issued it); free (state FREE) in one bucket's global list, in one
+ * parked reserve, or in the reserve of one open scope (see {@code FreeLists}); or waiting for a
+ * fence (state DEFERRED). Every move out of LIVE bumps the buffer's generation, which makes all
+ * earlier handles stale (see {@link Buffer}). Release, scope close and reset recycle a buffer only
+ * if the handle's generation still matches, so mixing them can never put one buffer in two places,
+ * and two later allocations can never share memory. {@code PoolAudit} checks all of this.
  *
  * <h2>Allocation</h2>
- * A request of {@code n} bytes is served by bucket {@code policy.bucketIndex(n)}: the top of its
- * free list if there is one (a reuse hit: the bytes the last user wrote are still there), else a
- * fresh device allocation of the bucket's size, zero-filled over its whole capacity and added to
- * the device's residency set, with one residency commit per call that changed the set. A failed
- * call leaves the pool exactly as it was.
+ * A request of {@code n} bytes is served by bucket {@code policy.bucketIndex(n)}: a free buffer of
+ * that bucket if there is one (a reuse hit: the bytes the last user wrote are still there), from
+ * the scope's own reserve first, then the global list, then parked reserves; else a fresh device
+ * allocation of the bucket's size, zero-filled over its whole capacity and added to the device's
+ * residency set, with one residency commit per call that changed the set. A call refused for its
+ * arguments or by the memory limit leaves the pool exactly as it was; a device refusal first gives
+ * the cache back and retries once (see {@link PoolOptions}).
  *
  * <h2>Thread safety and the lock-free path</h2>
  * All methods are thread-safe; bookkeeping runs under one lock ({@code PoolLock}: a
