@@ -15,9 +15,10 @@ import net.jqwik.api.state.Transformer;
 import net.jqwik.api.statistics.Statistics;
 
 /**
- * L1: under any chain of operations, cached bytes never exceed the cache limit and held bytes never
- * exceed the memory limit after a public call, a request refused by the limit leaves the pool as it
- * was, and the pool's own invariants (A2, C1, R1) hold throughout. Eviction order is the pool's
+ * L1: under any chain of operations, fence-deferred hand-backs included, cached bytes never exceed
+ * the cache limit and held bytes never exceed the memory limit after a public call, a request
+ * refused by the limit leaves the pool as it was, and the pool's own invariants (A2 with deferred
+ * buffers, C1, R1) hold throughout. Eviction order is the pool's
  * business (least recently used buckets first), so this property checks bounds and consistency
  * rather than following every eviction in a model.
  */
@@ -30,8 +31,10 @@ class LimitProperties {
     final BufferPool pool;
     final List<Buffer> live = new ArrayList<>();
     final List<Scope> scopes = new ArrayList<>();
+    final List<java.util.concurrent.CompletableFuture<Void>> fences = new ArrayList<>();
     boolean refused;
     boolean evicted;
+    boolean fenced;
 
     Limited(long cacheLimit, long memoryLimit, BucketPolicy policy) {
       this.cacheLimit = cacheLimit;
@@ -41,6 +44,9 @@ class LimitProperties {
     }
 
     void alloc(long bytes, int scope) {
+      // Every allocation under the lock first collects completed fences; do that housekeeping
+      // here, so that "before" is the state a refusal must leave untouched.
+      pool.trim(Long.MAX_VALUE);
       PoolStats before = pool.stats();
       List<Scope> open = scopes.stream().filter(Scope::isOpen).toList();
       try {
@@ -59,6 +65,32 @@ class LimitProperties {
       live.removeIf(b -> !b.isValid());
       if (!live.isEmpty()) {
         live.remove(Math.floorMod(i, live.size())).close();
+      }
+    }
+
+    /** Closes a scope, or releases a buffer, behind a fence that completes later. */
+    void handBackAfterFence(int i, boolean wholeScope) {
+      java.util.concurrent.CompletableFuture<Void> f = new java.util.concurrent.CompletableFuture<>();
+      List<Scope> open = scopes.stream().filter(Scope::isOpen).toList();
+      live.removeIf(b -> !b.isValid());
+      if (wholeScope && !open.isEmpty()) {
+        open.get(Math.floorMod(i, open.size())).closeAfter(Fence.of(f));
+      } else if (!live.isEmpty()) {
+        Buffer b = live.remove(Math.floorMod(i, live.size()));
+        if (b.isPooled()) {
+          pool.release(b, Fence.of(f));
+        }
+      } else {
+        return;
+      }
+      fences.add(f);
+      fenced = true;
+      PoolMachine.check(pool.stats().deferredCount() >= 0, "deferred count");
+    }
+
+    void completeFence(int i) {
+      if (!fences.isEmpty()) {
+        fences.remove(Math.floorMod(i, fences.size())).complete(null);
       }
     }
 
@@ -94,6 +126,11 @@ class LimitProperties {
             .withAction(1, act(Arbitraries.just(Transformer.<Limited>mutate("reset", l -> l.pool.reset()))))
             .withAction(1, act(Arbitraries.longs().between(0, 100_000)
                 .map(t -> Transformer.<Limited>mutate("trim to " + t, l -> l.pool.trim(t)))))
+            .withAction(1, act(Combinators.combine(Arbitraries.integers().between(0, 100), Arbitraries.of(true, false))
+                .as((i, whole) -> Transformer.<Limited>mutate((whole ? "closeAfter scope #" : "release after fence #") + i,
+                    l -> l.handBackAfterFence(i, whole)))))
+            .withAction(1, act(Arbitraries.integers().between(0, 100)
+                .map(i -> Transformer.<Limited>mutate("complete fence #" + i, l -> l.completeFence(i)))))
             .withMaxTransformations(PoolActions.maxActions()));
   }
 
@@ -111,6 +148,8 @@ class LimitProperties {
     Limited l = chain.withInvariant("L1", Limited::check).run();
     l.pool.close();
     PoolMachine.check(l.device.liveAllocations() == 0, "leaked device memory");
+    Statistics.label("handed back behind a fence").collect(l.fenced);
+    Statistics.label("handed back behind a fence").coverage(c -> c.check(true).count(n -> n > 0));
     Statistics.label("refused by the memory limit").collect(l.refused);
     Statistics.label("cache evicted").collect(l.evicted);
     Statistics.label("refused by the memory limit").coverage(c -> c.check(true).count(n -> n > 0));
