@@ -47,8 +47,11 @@ import org.jspecify.annotations.Nullable;
  * warm-up, and holding the lock keeps the memory totals exact.
  *
  * <p>The steady state takes no lock at all. A closing scope recycles its buffers into its own
- * reserve, which is parked and then adopted by the next scope to open (see {@code FreeLists}), and
- * a scope's thread pops its reserve without the lock: a stack pop, a generation read and a handle.
+ * reserve, which is parked and then adopted by the next scope to open (see {@code FreeLists} and
+ * {@code Reserve}), and a scope's thread takes from its reserve without the lock. The reserve keeps
+ * the previous token's buffers in allocation order, so when a token asks for the same sizes in the
+ * same order, each allocation is a read of the next entry, a bucket compare, a generation read and
+ * a handle.
  * The counters those pops change live in the scope and are folded into the pool's when it closes;
  * {@link #stats()} adds in the open scopes' counters, so it is exact for a pool used by one thread
  * and approximate while other threads allocate. The one interleaving this gives up checking is a
@@ -190,7 +193,7 @@ public final class BufferPool implements AutoCloseable {
         return;
       }
       foldCounters(scope);
-      BlockStack[] reserve = scope.reserve != null ? scope.reserve : FreeLists.newReserve(policy.bucketCount());
+      Reserve reserve = scope.reserve != null ? scope.reserve : new Reserve(policy.bucketCount());
       scope.reserve = null;
       long activeBefore = activeBytes;
       int issued = scope.count;
@@ -202,7 +205,7 @@ public final class BufferPool implements AutoCloseable {
       } else {
         deferScope(scope, fence);
       }
-      if (!FreeLists.isEmpty(reserve)) {
+      if (!reserve.isEmpty()) {
         free.park(reserve);
       }
       collectFences();
@@ -245,7 +248,7 @@ public final class BufferPool implements AutoCloseable {
    * Recycles every buffer {@code scope} issued whose handle is still live, into {@code target}
    * (a reserve) or, when {@code null}, the global free lists; empties its record.
    */
-  private void recycleScope(ScopeState scope, byte why, BlockStack @Nullable [] target) {
+  private void recycleScope(ScopeState scope, byte why, @Nullable Reserve target) {
     notePeak();
     Block[] bs = scope.blocks;
     long[] gs = scope.generations;
@@ -254,20 +257,36 @@ public final class BufferPool implements AutoCloseable {
     long count = 0;
     long bytes = 0;
     long requested = 0;
+    int kept = 0;
     for (int i = 0, n = scope.count; i < n; i++) {
       Block b = bs[i];
       if (b.generation() == gs[i]) {
         kill(b, why);
         bucketLastUse[b.bucket] = tick;
         b.state = Block.FREE;
-        FreeLists.push(target, b, free);
+        if (target == null) {
+          free.push(b);
+        } else if (kept != i) {
+          bs[kept] = b; // compacting the record into the next tape, in allocation order
+        }
+        kept++;
+        if (PlantedFault.active == PlantedFault.DOUBLE_PUSH) {
+          free.push(b);
+        }
         count++;
         bytes += b.capacity;
         requested += b.byteLength;
       }
-      bs[i] = null;
     }
+    int used = scope.count;
     scope.count = 0;
+    if (target != null) {
+      // The record becomes the reserve's tape; the old tape's array becomes the scope's record.
+      Block[] old = target.newTape(bs, kept);
+      scope.blocks = old.length == gs.length ? old : new Block[gs.length];
+    } else {
+      java.util.Arrays.fill(bs, 0, used, null); // the global lists hold them now
+    }
     tick++;
     activeCount -= count;
     activeBytes -= bytes;
@@ -275,6 +294,7 @@ public final class BufferPool implements AutoCloseable {
     cachedCount += count;
     cachedBytes += bytes;
   }
+
 
   /** Kills the scope's live buffers now and keeps them out of the free lists until {@code fence}. */
   private void deferScope(ScopeState scope, Fence fence) {
@@ -319,7 +339,7 @@ public final class BufferPool implements AutoCloseable {
       for (Block b : d.blocks()) {
         deferredCount--;
         deferredBytes -= b.capacity;
-        pushFree(b, null);
+        pushFree(b);
         bucketLastUse[b.bucket] = tick;
       }
       closeFence(d.fence());
@@ -363,7 +383,16 @@ public final class BufferPool implements AutoCloseable {
    * one residency commit. Returns the bytes freed.
    */
   private long evict(long targetCached, byte why, String reason) {
-    long excess = cachedNow() - targetCached;
+    return evictBytes(cachedNow() - targetCached, why, reason);
+  }
+
+  /**
+   * Frees at least {@code excess} bytes of cached buffers if there are that many to free, least
+   * recently used buckets first, with one residency commit. Callers that must free an exact amount
+   * use this rather than a target level: {@link #cachedNow()} includes other threads' lock-free
+   * pops, so it can move between two reads.
+   */
+  private long evictBytes(long excess, byte why, String reason) {
     if (excess <= 0) {
       return 0;
     }
@@ -485,11 +514,11 @@ public final class BufferPool implements AutoCloseable {
     long elements = Checks.elements(bytes, dtype, shape);
     int bucket = policy.bucketIndex(bytes);
     // The steady state: this scope's thread pops its own reserve, no lock (see the class comment).
-    BlockStack[] reserve = scope.reserve;
-    if (reserve != null) {
-      BlockStack stack = reserve[bucket];
-      if (stack != null && stack.size() > 0 && scope.isOpen() && !closed) {
-        return scope.issueFromReserve(stack.pop(), dtype, bytes, elements, shape);
+    Reserve reserve = scope.reserve;
+    if (reserve != null && scope.isOpen() && !closed) {
+      Block b = reserve.take(bucket);
+      if (b != null) {
+        return scope.issueFromReserve(b, dtype, bytes, elements, shape);
       }
     }
     lock.lock();
@@ -545,7 +574,7 @@ public final class BufferPool implements AutoCloseable {
           if (isFresh[j]) {
             undoFresh(taken[j]);
           } else {
-            pushFree(taken[j], null);
+            pushFree(taken[j]);
           }
         }
         peakHeldBytes = peakBefore;
@@ -594,10 +623,9 @@ public final class BufferPool implements AutoCloseable {
 
   /** Like {@link #popFree}, but from the scope's own reserve first (under the lock). */
   private @Nullable Block popReserved(ScopeState scope, int bucket) {
-    BlockStack[] reserve = scope.reserve;
-    BlockStack s = reserve == null ? null : reserve[bucket];
-    if (s != null && s.size() > 0) {
-      Block b = s.pop();
+    Reserve reserve = scope.reserve;
+    Block b = reserve == null ? null : reserve.take(bucket);
+    if (b != null) {
       cachedCount--;
       cachedBytes -= b.capacity;
       return b;
@@ -605,10 +633,13 @@ public final class BufferPool implements AutoCloseable {
     return popFree(bucket);
   }
 
-  /** Marks {@code b} FREE and pushes it on {@code target} (a reserve) or the global lists. */
-  private void pushFree(Block b, BlockStack @Nullable [] target) {
+  /** Marks {@code b} FREE and pushes it on the global lists. */
+  private void pushFree(Block b) {
     b.state = Block.FREE;
-    FreeLists.push(target, b, free);
+    free.push(b);
+    if (PlantedFault.active == PlantedFault.DOUBLE_PUSH) {
+      free.push(b);
+    }
     cachedCount++;
     cachedBytes += b.capacity;
   }
@@ -626,7 +657,7 @@ public final class BufferPool implements AutoCloseable {
         throw new PoolExhaustedException(outOfMemory(requested, capacity, "the memory limit"), capacity);
       }
       noteRetry(requested, "memory limit");
-      evict(cachedNow() - (capacity - (limit - heldBytes)), Block.DEATH_CLEARED, "memory limit");
+      evictBytes(capacity - (limit - heldBytes), Block.DEATH_CLEARED, "memory limit");
     }
     DeviceBuffer raw;
     try {
@@ -721,7 +752,7 @@ public final class BufferPool implements AutoCloseable {
     activeCount--;
     activeBytes -= b.capacity;
     requestedBytes -= b.byteLength;
-    pushFree(b, null);
+    pushFree(b);
   }
 
   /** Makes every handle to {@code b} stale (unless a fault is planted, for the mutation check). */
@@ -1123,9 +1154,8 @@ public final class BufferPool implements AutoCloseable {
     try {
       int n = free.count(bucket);
       for (ScopeState s = openScopes; s != null; s = s.next) {
-        BlockStack[] r = s.reserve;
-        BlockStack st = r == null ? null : r[bucket];
-        n += st == null ? 0 : st.size();
+        Reserve r = s.reserve;
+        n += r == null ? 0 : r.count(bucket);
       }
       return n;
     } finally {
@@ -1284,7 +1314,7 @@ public final class BufferPool implements AutoCloseable {
     free.forEach(visitor);
     for (ScopeState s = openScopes; s != null; s = s.next) {
       if (s.reserve != null) {
-        FreeLists.forEach(s.reserve, visitor);
+        s.reserve.forEach(visitor);
       }
     }
   }

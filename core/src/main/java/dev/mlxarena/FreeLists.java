@@ -8,11 +8,11 @@ import org.jspecify.annotations.Nullable;
  * the reserves of closed scopes, parked until the next {@link BufferPool#openScope()} adopts one.
  *
  * <h2>Reserves</h2>
- * A scope recycles what it issued into its own reserve (an array of stacks indexed by bucket)
- * rather than into the global lists. When it closes, the reserve is parked here; the next scope to
+ * A scope recycles what it issued into its own {@link Reserve} (a tape in allocation order plus
+ * stacks by bucket) rather than into the global lists. When it closes, the reserve is parked here; the next scope to
  * open adopts the most recently parked reserve and allocates from it without taking the pool's
  * lock, since a scope is used by one thread at a time. In a decode loop, token t+1 thus adopts
- * exactly the buffers token t used, and its allocations are lock-free stack pops.
+ * exactly the buffers token t used, and its allocations are lock-free reads of that tape.
  *
  * <p>Every block here is FREE. Allocation under the lock looks in the global list of its bucket,
  * then in the parked reserves from newest to oldest, so parked buffers are never stranded. At most
@@ -24,16 +24,11 @@ final class FreeLists {
   static final int PARK_LIMIT = 8;
 
   private final BlockStack[] global;
-  private final BlockStack[][] parked = new BlockStack[PARK_LIMIT][];
+  private final Reserve[] parked = new Reserve[PARK_LIMIT];
   private int parkedCount;
 
   FreeLists(int buckets) {
     this.global = new BlockStack[buckets];
-  }
-
-  /** An empty reserve for a pool of {@code buckets} buckets. */
-  static BlockStack[] newReserve(int buckets) {
-    return new BlockStack[buckets];
   }
 
   /** Pushes {@code b} on the stack of its bucket in {@code lists}, creating it if needed. */
@@ -46,28 +41,6 @@ final class FreeLists {
     s.push(b);
   }
 
-  /** Pushes {@code b} on {@code target} (a reserve) or, when {@code null}, on {@code global}. */
-  static void push(BlockStack @Nullable [] target, Block b, FreeLists global) {
-    if (target == null) {
-      global.push(b);
-    } else {
-      push(target, b);
-    }
-    if (PlantedFault.active == PlantedFault.DOUBLE_PUSH) {
-      global.push(b);
-    }
-  }
-
-  /** Whether a reserve holds any block. */
-  static boolean isEmpty(BlockStack[] reserve) {
-    for (BlockStack s : reserve) {
-      if (s != null && s.size() > 0) {
-        return false;
-      }
-    }
-    return true;
-  }
-
   void push(Block b) {
     push(global, b);
   }
@@ -77,29 +50,28 @@ final class FreeLists {
     BlockStack s = global[bucket];
     Block b = s == null ? null : s.pop();
     for (int i = parkedCount - 1; b == null && i >= 0; i--) {
-      s = parked[i][bucket];
-      b = s == null ? null : s.pop();
+      b = parked[i].popSpilled(bucket);
     }
     return b;
   }
 
   /** Parks a closed scope's reserve; beyond the limit, the oldest is merged into the global lists. */
-  void park(BlockStack[] reserve) {
+  void park(Reserve reserve) {
     if (parkedCount == PARK_LIMIT) {
-      BlockStack[] oldest = parked[0];
+      Reserve oldest = parked[0];
       System.arraycopy(parked, 1, parked, 0, PARK_LIMIT - 1);
       parkedCount--;
-      forEach(oldest, this::push);
+      oldest.drain(this::push);
     }
     parked[parkedCount++] = reserve;
   }
 
   /** The most recently parked reserve, now owned by the caller, or {@code null}. */
-  BlockStack @Nullable [] adopt() {
+  @Nullable Reserve adopt() {
     if (parkedCount == 0) {
       return null;
     }
-    BlockStack[] r = parked[--parkedCount];
+    Reserve r = parked[--parkedCount];
     parked[parkedCount] = null;
     return r;
   }
@@ -108,8 +80,7 @@ final class FreeLists {
   int count(int bucket) {
     int n = global[bucket] == null ? 0 : global[bucket].size();
     for (int i = 0; i < parkedCount; i++) {
-      BlockStack s = parked[i][bucket];
-      n += s == null ? 0 : s.size();
+      n += parked[i].count(bucket);
     }
     return n;
   }
@@ -118,7 +89,7 @@ final class FreeLists {
   void drain(Consumer<Block> sink) {
     drain(global, sink);
     for (int i = 0; i < parkedCount; i++) {
-      drain(parked[i], sink);
+      parked[i].drain(sink);
       parked[i] = null;
     }
     parkedCount = 0;
@@ -136,7 +107,7 @@ final class FreeLists {
   void forEach(Consumer<Block> visitor) {
     forEach(global, visitor);
     for (int i = 0; i < parkedCount; i++) {
-      forEach(parked[i], visitor);
+      parked[i].forEach(visitor);
     }
   }
 

@@ -36,7 +36,7 @@ final class ScopeState {
    * Free blocks reserved for this scope (see {@code FreeLists}): popped without the pool's lock by
    * the scope's thread, refilled with what the scope issued when it closes.
    */
-  BlockStack @Nullable [] reserve;
+  @Nullable Reserve reserve;
 
   // What lock-free allocations changed, folded into the pool's counters when the scope closes.
   // Each pop from the reserve is one allocation, one reuse hit, and moves its capacity from cached
@@ -84,7 +84,7 @@ final class ScopeState {
   }
 
   void track(Block b, long generation) {
-    if (count == blocks.length) {
+    if (count == blocks.length || count == generations.length) {
       int n = Math.max(16, count * 2);
       Block[] bs = new Block[n];
       long[] gs = new long[n];

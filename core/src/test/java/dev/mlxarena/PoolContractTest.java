@@ -289,6 +289,46 @@ public abstract class PoolContractTest {
   }
 
   @Test
+  void aTokenThatAsksInAnotherOrderStillReusesThePreviousTokensBuffers() {
+    long[] sizes = {100, 1000, 5000, 100, 64};
+    try (Scope first = pool.openScope()) {
+      for (long n : sizes) {
+        first.alloc(n, DType.U8);
+      }
+    }
+    long fresh = pool.stats().freshAllocations();
+    Set<Long> handles = new HashSet<>();
+    try (Scope second = pool.openScope()) {
+      for (int i = sizes.length - 1; i >= 0; i--) { // the reverse order: the replay spills
+        assertTrue(handles.add(second.alloc(sizes[i], DType.U8).nativeHandle()), "aliasing");
+      }
+      assertEquals(fresh, pool.stats().freshAllocations(), "every request reused a buffer");
+    }
+    try (Scope third = pool.openScope()) {
+      for (long n : sizes) {
+        third.alloc(n, DType.U8);
+      }
+      assertEquals(fresh, pool.stats().freshAllocations());
+    }
+  }
+
+  @Test
+  void theDefaultScopeReusesBuffersParkedByAClosedScope() {
+    try (Scope s = pool.openScope()) {
+      s.alloc(100, DType.U8);
+      s.alloc(5000, DType.U8);
+    }
+    Buffer b = pool.alloc(5000, DType.U8);
+    assertEquals(2, pool.stats().freshAllocations(), "taken from the parked reserve");
+    assertEquals(1, pool.freeCount());
+    try (Scope s = pool.openScope()) {
+      Buffer c = s.alloc(100, DType.U8);
+      assertNotEquals(b.nativeHandle(), c.nativeHandle());
+      assertEquals(2, pool.stats().freshAllocations());
+    }
+  }
+
+  @Test
   void scopesAreIndependent() {
     Scope a = pool.openScope();
     Scope b = pool.openScope();
