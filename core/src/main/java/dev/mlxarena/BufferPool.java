@@ -210,13 +210,7 @@ public final class BufferPool implements AutoCloseable {
       }
       collectFences();
       enforceCacheLimit();
-      PoolEvents.ScopeClose event = new PoolEvents.ScopeClose();
-      if (event.shouldCommit()) {
-        event.bytes = activeBefore - activeBytes;
-        event.buffers = issued;
-        event.deferred = fence != null;
-        event.commit();
-      }
+      PoolEvents.scopeClose(issued, activeBefore - activeBytes, fence != null);
       scope.markClosed();
       unlink(scope);
       if (stashed < STASH_LIMIT) {
@@ -422,13 +416,7 @@ public final class BufferPool implements AutoCloseable {
       commitResidency();
       trims++;
       trimmedBytes += freedBytes;
-      PoolEvents.Trim event = new PoolEvents.Trim();
-      if (event.shouldCommit()) {
-        event.reason = reason;
-        event.buffers = freedBuffers;
-        event.bytes = freedBytes;
-        event.commit();
-      }
+      PoolEvents.trim(reason, freedBuffers, freedBytes);
     }
     if (failure != null) {
       throw failure;
@@ -699,26 +687,13 @@ public final class BufferPool implements AutoCloseable {
     heldBytes += capacity;
     peakHeldBytes = Math.max(peakHeldBytes, heldBytes);
     freshAllocations++;
-    PoolEvents.FreshAllocation event = new PoolEvents.FreshAllocation();
-    if (event.shouldCommit()) {
-      event.device = device.name();
-      event.requested = requested;
-      event.capacity = capacity;
-      event.heldAfter = heldBytes;
-      event.commit();
-    }
+    PoolEvents.freshAllocation(device.name(), requested, capacity, heldBytes);
     return b;
   }
 
   private void noteRetry(long requested, String reason) {
     oomRetries++;
-    PoolEvents.OomRetry event = new PoolEvents.OomRetry();
-    if (event.shouldCommit()) {
-      event.requested = requested;
-      event.held = heldBytes;
-      event.reason = reason;
-      event.commit();
-    }
+    PoolEvents.oomRetry(requested, heldBytes, reason);
   }
 
   private String outOfMemory(long requested, long capacity, String refusedBy) {

@@ -15,6 +15,47 @@ import jdk.jfr.Name;
 final class PoolEvents {
   private PoolEvents() {}
 
+  static void freshAllocation(String device, long requested, long capacity, long heldAfter) {
+    FreshAllocation e = new FreshAllocation();
+    if (e.shouldCommit()) {
+      e.device = device;
+      e.requested = requested;
+      e.capacity = capacity;
+      e.heldAfter = heldAfter;
+      e.commit();
+    }
+  }
+
+  static void trim(String reason, long buffers, long bytes) {
+    Trim e = new Trim();
+    if (e.shouldCommit()) {
+      e.reason = reason;
+      e.buffers = buffers;
+      e.bytes = bytes;
+      e.commit();
+    }
+  }
+
+  static void oomRetry(long requested, long held, String reason) {
+    OomRetry e = new OomRetry();
+    if (e.shouldCommit()) {
+      e.requested = requested;
+      e.held = held;
+      e.reason = reason;
+      e.commit();
+    }
+  }
+
+  static void scopeClose(long buffers, long bytes, boolean deferred) {
+    ScopeClose e = new ScopeClose();
+    if (e.shouldCommit()) {
+      e.buffers = buffers;
+      e.bytes = bytes;
+      e.deferred = deferred;
+      e.commit();
+    }
+  }
+
   @Name("dev.mlxarena.FreshAllocation")
   @Label("Fresh Device Allocation")
   @Category({"mlx-arena", "Buffer Pool"})
