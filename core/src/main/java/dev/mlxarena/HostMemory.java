@@ -40,10 +40,6 @@ final class HostMemory {
     dst.put(view(src, srcOffset, dst.remaining()));
   }
 
-  static void fillZero(long address, long offset, long length) {
-    new Pointer(address).setMemory(offset, length, (byte) 0);
-  }
-
   private static long requireHostAddress(DeviceBuffer buffer) {
     long address = buffer.hostAddress();
     if (address == 0) {

@@ -54,12 +54,7 @@ final class Reserve {
 
   /** Adds a block to the stacks. */
   void push(Block b) {
-    BlockStack s = stacks[b.bucket];
-    if (s == null) {
-      s = new BlockStack();
-      stacks[b.bucket] = s;
-    }
-    s.push(b);
+    FreeLists.push(stacks, b);
   }
 
   /**
@@ -101,21 +96,13 @@ final class Reserve {
     for (int i = pos; i < len; i++) {
       visitor.accept(tape[i]);
     }
-    for (BlockStack s : stacks) {
-      for (int i = 0; s != null && i < s.size(); i++) {
-        visitor.accept(s.get(i));
-      }
-    }
+    FreeLists.forEach(stacks, visitor);
   }
 
   /** Removes every block, handing each to {@code sink}. */
   void drain(Consumer<Block> sink) {
     spill();
-    for (BlockStack s : stacks) {
-      for (Block b = s == null ? null : s.pop(); b != null; b = s.pop()) {
-        sink.accept(b);
-      }
-    }
+    FreeLists.drain(stacks, sink);
   }
 
   /** For a non-owner under the pool's lock: a block of {@code bucket}, the tape spilled first. */
