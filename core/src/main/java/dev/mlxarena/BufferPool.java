@@ -292,6 +292,7 @@ public final class BufferPool implements AutoCloseable {
 
   /** Kills the scope's live buffers now and keeps them out of the free lists until {@code fence}. */
   private void deferScope(ScopeState scope, Fence fence) {
+    notePeak();
     Block[] bs = scope.blocks;
     long[] gs = scope.generations;
     List<Block> held = new ArrayList<>();
@@ -440,8 +441,8 @@ public final class BufferPool implements AutoCloseable {
 
   /**
    * Moves the counters a scope changed without the lock into the pool's. Active bytes only grow
-   * between two locked calls, so their peak is seen here or at the next locked call that lowers
-   * them (see {@link #notePeak}).
+   * between two locked calls, so their peak is seen by the next locked call that lowers them, each
+   * of which calls {@link #notePeak} first (the recycle that follows a fold does).
    */
   private void foldCounters(ScopeState s) {
     allocations += s.reservePops;
@@ -454,7 +455,6 @@ public final class BufferPool implements AutoCloseable {
     s.reservePops = 0;
     s.reservePopBytes = 0;
     s.reserveRequestedBytes = 0;
-    notePeak();
   }
 
   /** Records the active bytes of this moment (open scopes' pops included) as a peak candidate. */
