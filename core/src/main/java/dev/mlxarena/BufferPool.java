@@ -79,6 +79,8 @@ public final class BufferPool implements AutoCloseable {
   private volatile boolean closed;
   /** Owned buffers registered through registerExisting; the value says whether this pool added them to the residency set. */
   private final Map<Block, Boolean> external = new IdentityHashMap<>();
+  /** Device buffers the pool has dropped whose removal from the residency set awaits its commit. */
+  private final List<DeviceBuffer> retired = new ArrayList<>();
   private final Block[][] stashedBlocks = new Block[STASH_LIMIT][];
   private final long[][] stashedGenerations = new long[STASH_LIMIT][];
   private int stashed;
@@ -153,6 +155,27 @@ public final class BufferPool implements AutoCloseable {
    * @throws PoolClosedException if the pool is closed
    */
   public Scope openScope() {
+    return open(null);
+  }
+
+  /**
+   * Opens a new arena cycle whose buffers are used by work on {@code stream} (see {@link
+   * DeviceStream}): when it closes, its buffers are handed back in stream order.
+   *
+   * @throws IllegalArgumentException if the stream belongs to another device
+   * @throws PoolClosedException if the pool is closed
+   */
+  public Scope openScope(DeviceStream stream) {
+    Checks.notNull(stream, "stream");
+    if (stream.device() != device) {
+      throw new IllegalArgumentException(
+          "stream " + stream + " belongs to device " + stream.device().name()
+              + ", this pool's device is " + device.name());
+    }
+    return open(stream);
+  }
+
+  private Scope open(@Nullable DeviceStream stream) {
     lock.lock();
     try {
       ensureOpen();
@@ -166,6 +189,7 @@ public final class BufferPool implements AutoCloseable {
       } else {
         s = new ScopeState(this, false, new Block[16], new long[16]);
       }
+      s.stream = stream;
       s.reserve = free.adopt();
       s.next = openScopes;
       if (openScopes != null) {
@@ -407,7 +431,7 @@ public final class BufferPool implements AutoCloseable {
         }
         freedBytes += b.capacity;
         freedBuffers++;
-        failure = freeBlock(b, why, failure);
+        failure = retire(b, why, failure);
       }
       if (freedBytes >= excess) {
         break;
@@ -415,6 +439,7 @@ public final class BufferPool implements AutoCloseable {
     }
     if (freedBuffers > 0) {
       commitResidency();
+      failure = releaseRetired(failure);
       trims++;
       trimmedBytes += freedBytes;
       PoolEvents.trim(reason, freedBuffers, freedBytes);
@@ -960,10 +985,11 @@ public final class BufferPool implements AutoCloseable {
       for (Block b : gone) {
         cachedCount--;
         cachedBytes -= b.capacity;
-        failure = freeBlock(b, Block.DEATH_CLEARED, failure);
+        failure = retire(b, Block.DEATH_CLEARED, failure);
       }
       if (!gone.isEmpty()) {
         commitResidency();
+        failure = releaseRetired(failure);
       }
       if (failure != null) {
         throw failure;
@@ -1010,7 +1036,7 @@ public final class BufferPool implements AutoCloseable {
       while (registry.size() > 0) {
         Block b = registry.get(registry.size() - 1);
         changed |= residency != null;
-        failure = freeBlock(b, Block.DEATH_POOL_CLOSED, failure);
+        failure = retire(b, Block.DEATH_POOL_CLOSED, failure);
       }
       free.drain(b -> {});
       cachedCount = 0;
@@ -1039,6 +1065,7 @@ public final class BufferPool implements AutoCloseable {
       if (changed && residency != null) {
         commitResidency();
       }
+      failure = releaseRetired(failure);
       if (options.isStrictClose() && !stillOpen.isEmpty()) {
         IllegalStateException strict = new IllegalStateException(
             "the pool was closed with " + stillOpen.size() + " scope(s) still open; they are closed"
@@ -1076,10 +1103,13 @@ public final class BufferPool implements AutoCloseable {
   }
 
   /**
-   * Removes a FREE (or, at close, any) block from the pool and gives it back to the device. A
-   * device failure is collected, not thrown, so the rest of the cleanup still happens.
+   * Removes a FREE (or, at close, any) block from the pool and stages its removal from the
+   * residency set. Its memory goes back to the device only in {@link #releaseRetired}, after the
+   * caller committed the removal: Metal requires that an allocation is never freed while it is a
+   * member of a residency set, staged or committed, so the order is always remove, commit, free.
+   * A residency failure is collected, not thrown, so the rest of the cleanup still happens.
    */
-  private @Nullable RuntimeException freeBlock(
+  private @Nullable RuntimeException retire(
       Block b, byte why, @Nullable RuntimeException failure) {
     if (b.state == Block.LIVE) {
       b.kill(why);
@@ -1090,18 +1120,39 @@ public final class BufferPool implements AutoCloseable {
     registry.remove(b);
     heldBytes -= b.capacity;
     deviceFrees++;
-    try {
-      if (residency != null) {
+    retired.add(b.raw);
+    if (residency != null) {
+      try {
         residency.remove(b.raw);
         residencyRemoves++;
+      } catch (RuntimeException e) {
+        return collect(failure, e);
       }
-      device.free(b.raw);
-    } catch (RuntimeException e) {
-      if (failure == null) {
-        return e;
-      }
-      failure.addSuppressed(e);
     }
+    return failure;
+  }
+
+  /**
+   * Gives the memory of every retired block back to the device; call after the residency commit
+   * that removed them. Device failures are collected like {@link #retire}'s.
+   */
+  private @Nullable RuntimeException releaseRetired(@Nullable RuntimeException failure) {
+    for (DeviceBuffer raw : retired) {
+      try {
+        device.free(raw);
+      } catch (RuntimeException e) {
+        failure = collect(failure, e);
+      }
+    }
+    retired.clear();
+    return failure;
+  }
+
+  private static RuntimeException collect(@Nullable RuntimeException failure, RuntimeException e) {
+    if (failure == null) {
+      return e;
+    }
+    failure.addSuppressed(e);
     return failure;
   }
 

@@ -50,6 +50,21 @@ public interface Device extends AutoCloseable {
   }
 
   /**
+   * Fills {@code length} bytes of {@code buffer} from {@code offset} with the 32-bit {@code
+   * pattern} repeated in native byte order (a tail shorter than 4 bytes takes the pattern's first
+   * bytes). With a {@code stream}, the fill is ordered after the work already enqueued on it and
+   * the call need not wait for it; without one, the fill has happened when the call returns. The
+   * pool uses it to poison recycled buffers ({@link PoolOptions#isPoisonOnRecycle()}).
+   *
+   * <p>The default writes the pattern from the host through {@link #write}, at once: devices whose
+   * work runs asynchronously must override it to enqueue the fill on the stream.
+   */
+  default void fillPattern(
+      DeviceBuffer buffer, long offset, long length, int pattern, @Nullable DeviceStream stream) {
+    HostMemory.fillPattern(this, buffer, offset, length, pattern);
+  }
+
+  /**
    * The residency set this device registers its allocations with, or {@code null} where the
    * device has none (the host, CUDA, Metal before macOS 15 or with residency switched off).
    */

@@ -49,4 +49,19 @@ final class HostMemory {
     }
     return address;
   }
+
+  /** Fills a range with a repeated 32-bit pattern through {@link Device#write}, a window at a time. */
+  static void fillPattern(Device device, DeviceBuffer dst, long offset, long length, int pattern) {
+    Checks.range(offset, length, dst.capacity(), "device buffer");
+    int window = (int) Math.min(length, 1 << 16);
+    ByteBuffer chunk = ByteBuffer.allocateDirect(Math.max(window, 4)).order(ByteOrder.nativeOrder());
+    while (chunk.remaining() >= 4) {
+      chunk.putInt(pattern);
+    }
+    for (long done = 0; done < length; ) {
+      int n = (int) Math.min(length - done, window);
+      device.write(dst, offset + done, chunk.clear().limit(n));
+      done += n;
+    }
+  }
 }

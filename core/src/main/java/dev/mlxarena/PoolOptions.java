@@ -18,6 +18,7 @@ import java.util.Objects;
  *   <tr><td>memory limit</td><td>unlimited</td><td>{@code mlxarena.memoryLimit} (bytes, k/m/g)</td></tr>
  *   <tr><td>leak detection</td><td>{@link LeakDetection#SAMPLED}</td><td>{@code mlxarena.leakDetection}</td></tr>
  *   <tr><td>strict close</td><td>off</td><td>{@code mlxarena.strictClose} (true/false)</td></tr>
+ *   <tr><td>poison on recycle</td><td>off</td><td>{@code mlxarena.poisonOnRecycle} (true/false)</td></tr>
  * </table>
  *
  * <pre>{@code
@@ -30,6 +31,12 @@ import java.util.Objects;
  */
 public final class PoolOptions {
   private static final Logger LOG = System.getLogger(PoolOptions.class.getName());
+  /**
+   * The 32-bit pattern {@link #isPoisonOnRecycle() poisoning} writes: a quiet NaN as one F32, and
+   * as each of two F16 or BF16 halves.
+   */
+  public static final int POISON = 0x7FC07FC0;
+
   private static final PoolOptions DEFAULTS = builder().build();
 
   static {
@@ -42,6 +49,7 @@ public final class PoolOptions {
   private final long memoryLimit;
   private final LeakDetection leakDetection;
   private final boolean strictClose;
+  private final boolean poisonOnRecycle;
 
   private PoolOptions(Builder b) {
     this.bucketPolicy = b.bucketPolicy;
@@ -50,6 +58,7 @@ public final class PoolOptions {
     this.memoryLimit = b.memoryLimit;
     this.leakDetection = b.leakDetection;
     this.strictClose = b.strictClose;
+    this.poisonOnRecycle = b.poisonOnRecycle;
   }
 
   /** The defaults, as the system properties in the class comment set them. */
@@ -70,7 +79,8 @@ public final class PoolOptions {
         .cacheLimit(cacheLimit)
         .memoryLimit(memoryLimit)
         .leakDetection(leakDetection)
-        .strictClose(strictClose);
+        .strictClose(strictClose)
+        .poisonOnRecycle(poisonOnRecycle);
   }
 
   /** Bytes the free lists may keep; beyond it, least recently used buckets go back to the device. */
@@ -93,6 +103,15 @@ public final class PoolOptions {
     return strictClose;
   }
 
+  /**
+   * Whether every buffer returning to a free list is first filled with {@link #POISON} (a NaN in
+   * F32, F16 and BF16), in stream order, so that a kernel reading a recycled buffer it does not
+   * own produces visibly wrong output. A debugging aid; off by default.
+   */
+  public boolean isPoisonOnRecycle() {
+    return poisonOnRecycle;
+  }
+
   /** How requested sizes map to bucket capacities. Default {@link BucketPolicy#powerOfTwo()}. */
   public BucketPolicy getBucketPolicy() {
     return bucketPolicy;
@@ -110,7 +129,8 @@ public final class PoolOptions {
   public String toString() {
     return "PoolOptions[bucketPolicy=" + bucketPolicy + ", residency=" + residency
         + ", cacheLimit=" + limit(cacheLimit) + ", memoryLimit=" + limit(memoryLimit)
-        + ", leakDetection=" + leakDetection + ", strictClose=" + strictClose + "]";
+        + ", leakDetection=" + leakDetection + ", strictClose=" + strictClose
+        + ", poisonOnRecycle=" + poisonOnRecycle + "]";
   }
 
   private static String limit(long bytes) {
@@ -142,6 +162,7 @@ public final class PoolOptions {
     private long memoryLimit = sizeProperty("mlxarena.memoryLimit");
     private LeakDetection leakDetection = leakProperty();
     private boolean strictClose = Boolean.getBoolean("mlxarena.strictClose");
+    private boolean poisonOnRecycle = Boolean.getBoolean("mlxarena.poisonOnRecycle");
 
     private Builder() {}
 
@@ -201,6 +222,12 @@ public final class PoolOptions {
     /** Makes {@link BufferPool#close()} throw while scopes are open (after closing them). */
     public Builder strictClose(boolean strict) {
       this.strictClose = strict;
+      return this;
+    }
+
+    /** Makes the pool poison every buffer it recycles; see {@link PoolOptions#isPoisonOnRecycle()}. */
+    public Builder poisonOnRecycle(boolean poison) {
+      this.poisonOnRecycle = poison;
       return this;
     }
 

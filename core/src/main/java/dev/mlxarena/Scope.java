@@ -1,6 +1,7 @@
 package dev.mlxarena;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One arena cycle of a {@link BufferPool}, usually one decoded token: every buffer allocated
@@ -68,6 +69,11 @@ public final class Scope implements AutoCloseable {
     return state.isOpen();
   }
 
+  /** The stream this scope was opened on, or {@code null} for a stream-less scope. */
+  public @Nullable DeviceStream stream() {
+    return state.stream;
+  }
+
   /** The pool this scope allocates from. */
   public BufferPool pool() {
     return state.pool;
@@ -79,7 +85,12 @@ public final class Scope implements AutoCloseable {
    */
   @Override
   public void close() {
-    state.pool.closeScope(state, null);
+    DeviceStream stream = state.stream;
+    if (stream == null) {
+      state.pool.closeScope(state, null);
+    } else if (state.isOpen()) {
+      state.pool.closeScope(state, stream.recordFence());
+    }
   }
 
   /**

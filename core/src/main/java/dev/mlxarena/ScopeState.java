@@ -21,6 +21,8 @@ final class ScopeState {
 
   final BufferPool pool;
   private final boolean isDefault;
+  /** The stream this scope's buffers are used on, or {@code null} for a stream-less scope. */
+  @Nullable DeviceStream stream;
   /** Where the scope was opened, when leak detection or strict close records it. */
   @Nullable Throwable openedAt;
 

@@ -165,7 +165,7 @@ final class DecodeDriver<S, T, O> {
     PoolStats before = events ? loop.pool.stats() : null;
     long t0 = System.nanoTime();
     Step<S, T> step;
-    Scope token = loop.pool.openScope();
+    Scope token = loop.openTokenScope();
     try {
       step = loop.step.apply(token, state);
       if (step == null) {

@@ -1,6 +1,8 @@
 package dev.mlxarena.reactive;
 
 import dev.mlxarena.BufferPool;
+import dev.mlxarena.DeviceStream;
+import dev.mlxarena.Scope;
 import java.util.Objects;
 import java.util.function.BiPredicate;
 import java.util.function.Function;
@@ -56,6 +58,7 @@ public final class DecodeLoop<S, T> {
   final BiPredicate<? super S, ? super T> stopWhen;
   final long maxTokens;
   final @Nullable Supplier<Scheduler> scheduler;
+  final @Nullable DeviceStream stream;
 
   private DecodeLoop(Builder<S, T> b) {
     this.pool = b.pool;
@@ -64,6 +67,12 @@ public final class DecodeLoop<S, T> {
     this.stopWhen = b.stopWhen;
     this.maxTokens = b.maxTokens;
     this.scheduler = b.scheduler;
+    this.stream = b.stream;
+  }
+
+  /** A fresh token scope: on the loop's stream when it has one. */
+  Scope openTokenScope() {
+    return stream == null ? pool.openScope() : pool.openScope(stream);
   }
 
   /** Starts describing a loop over {@code pool} that runs {@code step} once per token. */
@@ -89,6 +98,7 @@ public final class DecodeLoop<S, T> {
     private BiPredicate<? super S, ? super T> stopWhen = (s, t) -> false;
     private long maxTokens = Long.MAX_VALUE;
     private @Nullable Supplier<Scheduler> scheduler;
+    private @Nullable DeviceStream stream;
 
     private Builder(BufferPool pool, DecodeStep<S, T> step) {
       this.pool = Objects.requireNonNull(pool, "pool");
@@ -145,6 +155,16 @@ public final class DecodeLoop<S, T> {
     public Builder<S, T> scheduler(Scheduler scheduler) {
       Objects.requireNonNull(scheduler, "scheduler");
       return scheduler(() -> scheduler);
+    }
+
+    /**
+     * Opens every token scope on {@code stream} ({@link BufferPool#openScope(DeviceStream)}), for
+     * steps that enqueue their kernels there: each token's buffers are handed back in stream
+     * order, reusable by the next token at once without waiting for the device.
+     */
+    public Builder<S, T> stream(DeviceStream stream) {
+      this.stream = Objects.requireNonNull(stream, "stream");
+      return this;
     }
 
     /** The loop. */
