@@ -12,7 +12,7 @@ import java.util.Set;
  * applied by {@link #commit()}; the pool commits once per call that changed the set, and {@link
  * #flush()} commits whatever is pending for callers with their own dispatch loop.
  *
- * <p>Membership is mirrored on the Java side, keyed by the {@link MetalBuffer} object (one per
+ * <p>Membership is mirrored on the Java side, keyed by the buffer object (one per
  * native buffer). Adding a member twice or removing a non-member throws {@link
  * IllegalStateException} with the shim's message, as a real set would misbehave. Thread-safe: all
  * native calls on the set are serialised here.
