@@ -76,7 +76,11 @@ public final class SimHarness implements DeviceHarness {
 
       @Override
       public int size() {
-        int n = sim.mlxshim_residency_count(set.pointer());
+        byte[] err = new byte[MetalDevice.ERR_CAP];
+        int n = sim.mlxshim_residency_count(set.pointer(), err, err.length);
+        if (n < 0) {
+          throw new AssertionError("the sim refused to count: " + MetalDevice.message(err));
+        }
         if (n != set.size()) {
           throw new AssertionError("native set has " + n + " members, Java mirror " + set.size());
         }
