@@ -263,13 +263,6 @@ int32_t mlxshim_book_check_release(void *buffer, char *err, int32_t err_cap) {
   return 1;
 }
 
-int32_t mlxshim_book_count(mlxshim_book *b) {
-  pthread_mutex_lock(&book_lock);
-  int32_t n = b->count;
-  pthread_mutex_unlock(&book_lock);
-  return n;
-}
-
 int32_t mlxshim_book_contains(mlxshim_book *b, void *buffer) {
   pthread_mutex_lock(&book_lock);
   slot *s = find(&b->entries, buffer);
@@ -278,37 +271,13 @@ int32_t mlxshim_book_contains(mlxshim_book *b, void *buffer) {
   return member;
 }
 
-uint64_t mlxshim_book_committed_bytes(mlxshim_book *b) {
+void mlxshim_book_read(mlxshim_book *b, mlxshim_book_figures *out) {
   pthread_mutex_lock(&book_lock);
-  uint64_t n = b->committed_bytes;
+  out->count = b->count;
+  out->clean = b->dirty_count == 0;
+  out->committed_bytes = b->committed_bytes;
+  out->adds = b->adds;
+  out->removes = b->removes;
+  out->commits = b->commits;
   pthread_mutex_unlock(&book_lock);
-  return n;
-}
-
-int32_t mlxshim_book_is_clean(mlxshim_book *b) {
-  pthread_mutex_lock(&book_lock);
-  int32_t clean = b->dirty_count == 0;
-  pthread_mutex_unlock(&book_lock);
-  return clean;
-}
-
-int64_t mlxshim_book_adds(mlxshim_book *b) {
-  pthread_mutex_lock(&book_lock);
-  int64_t n = b->adds;
-  pthread_mutex_unlock(&book_lock);
-  return n;
-}
-
-int64_t mlxshim_book_removes(mlxshim_book *b) {
-  pthread_mutex_lock(&book_lock);
-  int64_t n = b->removes;
-  pthread_mutex_unlock(&book_lock);
-  return n;
-}
-
-int64_t mlxshim_book_commits(mlxshim_book *b) {
-  pthread_mutex_lock(&book_lock);
-  int64_t n = b->commits;
-  pthread_mutex_unlock(&book_lock);
-  return n;
 }

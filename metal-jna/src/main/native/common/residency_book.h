@@ -52,18 +52,18 @@ void mlxshim_book_free(mlxshim_book *book);
 /* 0 if no set counts the buffer as a member, staged or committed; else non-zero and err. */
 int32_t mlxshim_book_check_release(void *buffer, char *err, int32_t err_cap);
 
-/* Members now (staged additions included, staged removals excluded). */
-int32_t mlxshim_book_count(mlxshim_book *book);
 /* Whether the buffer is a member now. */
 int32_t mlxshim_book_contains(mlxshim_book *book, void *buffer);
-/* Bytes of the members as of the last commit. */
-uint64_t mlxshim_book_committed_bytes(mlxshim_book *book);
-/* Whether nothing changed since the last commit. */
-int32_t mlxshim_book_is_clean(mlxshim_book *book);
-/* Additions, removals and commits so far. */
-int64_t mlxshim_book_adds(mlxshim_book *book);
-int64_t mlxshim_book_removes(mlxshim_book *book);
-int64_t mlxshim_book_commits(mlxshim_book *book);
+
+/* A consistent reading of a book's figures. */
+typedef struct {
+  int32_t count;            /* members now (staged additions in, staged removals out) */
+  int32_t clean;            /* whether nothing changed since the last commit */
+  uint64_t committed_bytes; /* bytes of the members as of the last commit */
+  int64_t adds, removes, commits;
+} mlxshim_book_figures;
+
+void mlxshim_book_read(mlxshim_book *book, mlxshim_book_figures *out);
 
 /* Formats an error message into err, as every shim function does. */
 void mlxshim_fail(char *err, int32_t err_cap, const char *fmt, ...)

@@ -461,7 +461,9 @@ int32_t mlxshim_residency_count(mlxshim_residency *r, char *err, int32_t err_cap
   (void)err_cap;
   /* The book's count, not -allocationCount, which Apple documents both as including and as
    * excluding uncommitted changes. */
-  return mlxshim_book_count(r->book);
+  mlxshim_book_figures f;
+  mlxshim_book_read(r->book, &f);
+  return f.count;
 }
 
 void *mlxshim_residency_native(mlxshim_residency *r, char *err, int32_t err_cap) {

@@ -63,28 +63,33 @@ int32_t mlxshim_abi_version(void) { return MLXSHIM_ABI_VERSION; }
 
 /* ---------------------------------------------------------------------------------- checks */
 
-static int device_ok(mlxshim_device *d, const char *op, char *err, int32_t err_cap) {
-  if (d == NULL) {
-    mlxshim_fail(err, err_cap, "sim: %s on a NULL device", op);
+/* Whether `obj` (a device or a set, `kind`) is live; else err says which misuse `op` was. */
+static int alive(const void *obj, const atomic_uint *magic, const char *kind, const char *op,
+                 char *err, int32_t err_cap) {
+  if (obj == NULL) {
+    mlxshim_fail(err, err_cap, "sim: %s on a NULL %s", op, kind);
     return 0;
   }
-  if (atomic_load(&d->magic) != LIVE) {
-    mlxshim_fail(err, err_cap, "sim: %s on device %p, which was released", op, (void *)d);
+  if (atomic_load(magic) != LIVE) {
+    mlxshim_fail(err, err_cap, "sim: %s on %s %p, which was released", op, kind, obj);
     return 0;
   }
   return 1;
 }
 
+static int device_ok(mlxshim_device *d, const char *op, char *err, int32_t err_cap) {
+  return alive(d, d == NULL ? NULL : &d->magic, "device", op, err, err_cap);
+}
+
 static int set_ok(mlxshim_residency *r, const char *op, char *err, int32_t err_cap) {
-  if (r == NULL) {
-    mlxshim_fail(err, err_cap, "sim: %s on a NULL residency set", op);
-    return 0;
-  }
-  if (atomic_load(&r->magic) != LIVE) {
-    mlxshim_fail(err, err_cap, "sim: %s on residency set %p, which was released", op, (void *)r);
-    return 0;
-  }
-  return 1;
+  return alive(r, r == NULL ? NULL : &r->magic, "residency set", op, err, err_cap);
+}
+
+/* The figures of a live set's book, or NULL (all hooks then answer -1). */
+static const mlxshim_book_figures *figures(mlxshim_residency *r, mlxshim_book_figures *out) {
+  if (!set_ok(r, "", NULL, 0)) return NULL;
+  mlxshim_book_read(r->book, out);
+  return out;
 }
 
 /* ---------------------------------------------------------------------------------- device */
@@ -314,13 +319,15 @@ int32_t mlxshim_residency_commit(mlxshim_residency *r, char *err, int32_t err_ca
 }
 
 uint64_t mlxshim_residency_allocated_size(mlxshim_residency *r, char *err, int32_t err_cap) {
+  mlxshim_book_figures f;
   if (!set_ok(r, "mlxshim_residency_allocated_size", err, err_cap)) return UINT64_MAX;
-  return mlxshim_book_committed_bytes(r->book);
+  return figures(r, &f)->committed_bytes;
 }
 
 int32_t mlxshim_residency_count(mlxshim_residency *r, char *err, int32_t err_cap) {
+  mlxshim_book_figures f;
   if (!set_ok(r, "mlxshim_residency_count", err, err_cap)) return -1;
-  return mlxshim_book_count(r->book);
+  return figures(r, &f)->count;
 }
 
 void *mlxshim_residency_native(mlxshim_residency *r, char *err, int32_t err_cap) {
@@ -381,15 +388,18 @@ int64_t mlxsim_allocated_buffers(mlxshim_device *d) {
 }
 
 int64_t mlxsim_residency_adds(mlxshim_residency *r) {
-  return set_ok(r, "", NULL, 0) ? mlxshim_book_adds(r->book) : -1;
+  mlxshim_book_figures f;
+  return figures(r, &f) ? f.adds : -1;
 }
 
 int64_t mlxsim_residency_removes(mlxshim_residency *r) {
-  return set_ok(r, "", NULL, 0) ? mlxshim_book_removes(r->book) : -1;
+  mlxshim_book_figures f;
+  return figures(r, &f) ? f.removes : -1;
 }
 
 int64_t mlxsim_residency_commits(mlxshim_residency *r) {
-  return set_ok(r, "", NULL, 0) ? mlxshim_book_commits(r->book) : -1;
+  mlxshim_book_figures f;
+  return figures(r, &f) ? f.commits : -1;
 }
 
 int32_t mlxsim_residency_contains(mlxshim_residency *r, mlxshim_buffer *b) {
@@ -397,5 +407,6 @@ int32_t mlxsim_residency_contains(mlxshim_residency *r, mlxshim_buffer *b) {
 }
 
 int32_t mlxsim_residency_is_clean(mlxshim_residency *r) {
-  return set_ok(r, "", NULL, 0) ? mlxshim_book_is_clean(r->book) : -1;
+  mlxshim_book_figures f;
+  return figures(r, &f) ? f.clean : -1;
 }

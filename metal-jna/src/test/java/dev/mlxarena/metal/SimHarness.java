@@ -33,6 +33,11 @@ public final class SimHarness implements DeviceHarness {
     return device;
   }
 
+  /**
+   * Buffers the caller has not released. A buffer released after a removal that is still staged
+   * (never committed) is not counted, though the set holds its memory until the next commit: the
+   * shim's safety margin, not the pool's leak. The set's {@link ResidencyProbe#isClean} covers it.
+   */
   @Override
   public int liveAllocations() {
     return (int) sim.mlxsim_live_buffers(device.pointer());
