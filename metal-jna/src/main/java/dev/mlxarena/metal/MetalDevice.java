@@ -14,6 +14,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -27,35 +30,50 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>{@link #openWith(ShimLibrary)} drives any implementation of the ABI through the same code,
  * for example the simulation shim from {@link Shims#sim()}, which is how this class is tested on
- * every OS.
+ * every OS: the simulation refuses every breach of the rules {@code mlxshim.h} lists.
  *
- * <p>Residency sets are skipped where the OS lacks them, and can be switched off with the
- * environment variable {@code MLXARENA_NO_RESIDENCY=1} or the system property {@code
- * mlxarena.noResidency=true}. Thread-safe.
+ * <p>Residency sets are used where the OS and GPU allow them (macOS 15 and a GPU of {@code
+ * MTLGPUFamilyMetal3}); elsewhere, or when a set cannot be created, the device runs without one and
+ * says so once per process in the log. They can be switched off with the environment variable
+ * {@code MLXARENA_NO_RESIDENCY=1} or the system property {@code mlxarena.noResidency=true}.
+ *
+ * <p>Thread-safe. Every call that reaches the native device holds the read side of a lifecycle
+ * lock; {@link #close()} takes the write side, so it waits for calls in flight, runs once, and
+ * every later call throws {@link IllegalStateException} instead of reaching a released device.
+ * {@link #free} alone works after close: releasing a buffer does not touch its device.
  */
 public final class MetalDevice implements Device {
   private static final Logger LOG = System.getLogger(MetalDevice.class.getName());
   static final int ERR_CAP = 512;
+  /** Whether this process has logged that it runs without residency sets. */
+  private static final AtomicBoolean NO_RESIDENCY_LOGGED = new AtomicBoolean();
 
   private final ShimLibrary shim;
   private final Pointer device;
   private final String name;
   private final StorageMode storage;
+  private final Transfers transfers;
   private final @Nullable MetalResidencySet residency;
-  private volatile boolean closed;
+  private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+  /** Guarded by {@link #lifecycle}: read under either side, written under the write side. */
+  private boolean closed;
 
   private MetalDevice(ShimLibrary shim, Pointer device, StorageMode storage, boolean residency) {
     this.shim = shim;
     this.device = device;
     this.storage = storage;
+    this.transfers = new Transfers(shim, device);
     byte[] buf = new byte[256];
-    shim.mlxshim_device_name(device, buf, buf.length);
+    byte[] err = new byte[ERR_CAP];
+    if (shim.mlxshim_device_name(device, buf, buf.length, err, err.length) < 0) {
+      throw new DeviceUnavailableException("cannot name the Metal device: " + message(err));
+    }
     this.name = message(buf);
     this.residency = residency ? createResidencySet() : null;
   }
 
   /**
-   * Opens the system default Metal device with shared storage.
+   * Opens the system's Metal device with shared storage.
    *
    * @throws DeviceUnavailableException off macOS, or when no Metal device or shim is found
    */
@@ -63,16 +81,16 @@ public final class MetalDevice implements Device {
     return openWith(Shims.metal(), StorageMode.SHARED, residencyEnabled());
   }
 
-  /** Opens the default device of {@code shim} with shared storage and default residency. */
+  /** Opens the device of {@code shim} with shared storage and default residency. */
   public static MetalDevice openWith(ShimLibrary shim) {
     return openWith(shim, StorageMode.SHARED, residencyEnabled());
   }
 
   /**
-   * Opens the default device of {@code shim}.
+   * Opens the device of {@code shim}.
    *
    * @param storage where buffers live
-   * @param residency whether to use a residency set where the OS supports one
+   * @param residency whether to use a residency set where the OS and GPU support one
    * @throws DeviceUnavailableException if the shim finds no device
    */
   public static MetalDevice openWith(ShimLibrary shim, StorageMode storage, boolean residency) {
@@ -86,7 +104,7 @@ public final class MetalDevice implements Device {
     try {
       return new MetalDevice(shim, d, storage, residency);
     } catch (RuntimeException e) {
-      shim.mlxshim_device_release(d);
+      shim.mlxshim_device_release(d, err, err.length);
       throw e;
     }
   }
@@ -100,16 +118,27 @@ public final class MetalDevice implements Device {
   }
 
   private @Nullable MetalResidencySet createResidencySet() {
-    if (shim.mlxshim_residency_supported(device) == 0) {
-      LOG.log(Level.DEBUG, "{0}: residency sets unsupported (macOS < 15); continuing without", name);
+    byte[] err = new byte[ERR_CAP];
+    int supported = shim.mlxshim_residency_supported(device, err, err.length);
+    if (supported < 0) {
+      throw new DeviceUnavailableException(name + ": cannot ask for residency support: " + message(err));
+    }
+    if (supported == 0) {
+      noteNoResidency(Level.INFO, "residency sets need macOS 15 and a Metal3 GPU");
       return null;
     }
-    byte[] err = new byte[ERR_CAP];
     Pointer set = shim.mlxshim_residency_new(device, 256, "mlx-arena", err, err.length);
     if (set == null) {
-      throw new DeviceUnavailableException("cannot create a residency set: " + message(err));
+      noteNoResidency(Level.WARNING, "the residency set could not be created: " + message(err));
+      return null;
     }
     return new MetalResidencySet(shim, set);
+  }
+
+  /** Logs once per process, at {@code level}, that devices run without residency sets; later at DEBUG. */
+  private void noteNoResidency(Level level, String why) {
+    Level once = NO_RESIDENCY_LOGGED.compareAndSet(false, true) ? level : Level.DEBUG;
+    LOG.log(once, "{0}: {1}; running without a residency set", name, why);
   }
 
   @Override
@@ -124,12 +153,32 @@ public final class MetalDevice implements Device {
 
   /** {@code recommendedMaxWorkingSetSize} in bytes. */
   public long recommendedWorkingSetSize() {
-    return shim.mlxshim_device_recommended_working_set(device);
+    Lock open = enter("read the working set size");
+    try {
+      byte[] err = new byte[ERR_CAP];
+      long bytes = shim.mlxshim_device_recommended_working_set(device, err, err.length);
+      if (bytes == 0) {
+        throw new IllegalStateException(name + ": no recommended working set size: " + message(err));
+      }
+      return bytes;
+    } finally {
+      open.unlock();
+    }
   }
 
   /** The {@code id<MTLDevice>}, borrowed, for building pipelines and queues on it. */
   public long nativeHandle() {
-    return Pointer.nativeValue(shim.mlxshim_device_native(device));
+    Lock open = enter("hand out its native handle");
+    try {
+      byte[] err = new byte[ERR_CAP];
+      Pointer p = shim.mlxshim_device_native(device, err, err.length);
+      if (p == null) {
+        throw new IllegalStateException(name + ": no native handle: " + message(err));
+      }
+      return Pointer.nativeValue(p);
+    } finally {
+      open.unlock();
+    }
   }
 
   /** The shim this device calls, for tests that reach its hooks. */
@@ -143,56 +192,84 @@ public final class MetalDevice implements Device {
 
   @Override
   public DeviceBuffer allocate(long bytes) {
-    ensureOpen();
     TrackedDeviceBuffer.requirePositive(bytes);
-    byte[] err = new byte[ERR_CAP];
-    Pointer b = shim.mlxshim_buffer_new(device, bytes, storage.code, err, err.length);
-    if (b == null) {
-      throw new BufferAllocationException(
-          name + " could not allocate " + bytes + " bytes: " + message(err), bytes);
+    Lock open = enter("allocate");
+    try {
+      byte[] err = new byte[ERR_CAP];
+      Pointer b = shim.mlxshim_buffer_new(device, bytes, storage.code, err, err.length);
+      if (b == null) {
+        throw new BufferAllocationException(
+            name + " could not allocate " + bytes + " bytes: " + message(err), bytes);
+      }
+      long allocated = shim.mlxshim_buffer_length(b);
+      if (storage == StorageMode.PRIVATE && allocated < Transfers.alignUp(bytes)) {
+        shim.mlxshim_buffer_release(b, err, err.length);
+        throw new IllegalStateException(
+            name + ": the shim allocated " + allocated + " bytes for " + bytes
+                + " of private storage; it must round up to whole 4-byte words");
+      }
+      Pointer contents = shim.mlxshim_buffer_contents(b);
+      return new MetalBuffer(
+          b, contents == null ? 0 : Pointer.nativeValue(contents), bytes, allocated, storage);
+    } finally {
+      open.unlock();
     }
-    Pointer contents = shim.mlxshim_buffer_contents(b);
-    return new MetalBuffer(b, contents == null ? 0 : Pointer.nativeValue(contents), bytes, storage);
   }
 
+  /**
+   * Frees a buffer of this device. Works after {@link #close()} too.
+   *
+   * @throws IllegalStateException if it was freed already, or if it is still a member of the
+   *     residency set, staged or committed (remove it and commit first; it stays allocated)
+   */
   @Override
   public void free(DeviceBuffer buffer) {
     MetalBuffer b = metal(buffer);
     b.markFreed();
-    shim.mlxshim_buffer_release(b.handle);
+    byte[] err = new byte[ERR_CAP];
+    if (shim.mlxshim_buffer_release(b.handle, err, err.length) != 0) {
+      throw new IllegalStateException("cannot free " + b + ": " + message(err));
+    }
   }
 
   @Override
   public void fillZero(DeviceBuffer buffer, long offset, long length) {
     MetalBuffer b = live(buffer);
-    byte[] err = new byte[ERR_CAP];
-    if (shim.mlxshim_buffer_fill_zero(device, b.handle, offset, length, err, err.length) != 0) {
-      throw new IllegalStateException("zero-fill of " + b + " failed: " + message(err));
+    checkRange(b, offset, length, "zero-fill");
+    Lock open = enter("zero-fill");
+    try {
+      transfers.fillZero(b, offset, length);
+    } finally {
+      open.unlock();
     }
   }
 
   @Override
   public void write(DeviceBuffer dst, long dstOffset, ByteBuffer src) {
     MetalBuffer b = live(dst);
+    int length = src.remaining();
+    checkRange(b, dstOffset, length, "write");
     ByteBuffer direct = direct(src);
-    long length = direct.remaining();
-    byte[] err = new byte[ERR_CAP];
-    Pointer p = Native.getDirectBufferPointer(direct).share(direct.position());
-    if (shim.mlxshim_buffer_write(device, b.handle, dstOffset, p, length, err, err.length) != 0) {
-      throw new IndexOutOfBoundsException("write to " + b + " failed: " + message(err));
+    Lock open = enter("write");
+    try {
+      transfers.write(b, dstOffset, Native.getDirectBufferPointer(direct).share(direct.position()), length);
+    } finally {
+      open.unlock();
     }
-    src.position(src.position() + (int) length);
+    src.position(src.position() + length);
   }
 
   @Override
   public void read(DeviceBuffer src, long srcOffset, ByteBuffer dst) {
     MetalBuffer b = live(src);
     int length = dst.remaining();
+    checkRange(b, srcOffset, length, "read");
     ByteBuffer target = dst.isDirect() ? dst : ByteBuffer.allocateDirect(length);
-    byte[] err = new byte[ERR_CAP];
-    Pointer p = Native.getDirectBufferPointer(target).share(target.position());
-    if (shim.mlxshim_buffer_read(device, b.handle, srcOffset, p, length, err, err.length) != 0) {
-      throw new IndexOutOfBoundsException("read from " + b + " failed: " + message(err));
+    Lock open = enter("read");
+    try {
+      transfers.read(b, srcOffset, Native.getDirectBufferPointer(target).share(target.position()), length);
+    } finally {
+      open.unlock();
     }
     if (target == dst) {
       dst.position(dst.position() + length);
@@ -208,6 +285,13 @@ public final class MetalDevice implements Device {
     ByteBuffer copy = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.nativeOrder());
     copy.put(src.duplicate()).flip();
     return copy;
+  }
+
+  private static void checkRange(MetalBuffer b, long offset, long length, String what) {
+    if (offset < 0 || length < 0 || offset > b.capacity() - length) {
+      throw new IndexOutOfBoundsException(
+          what + " of [" + offset + ", +" + length + ") is outside " + b + " of " + b.capacity() + " bytes");
+    }
   }
 
   @Override
@@ -228,23 +312,55 @@ public final class MetalDevice implements Device {
     return residency != null && residency.flush();
   }
 
-  /** Releases the residency set and the device. Pools and buffers on it must be closed first. */
+  /**
+   * Releases the residency set (committing what is staged first) and the device. Pools and
+   * buffers on it must be closed first; a second close does nothing.
+   *
+   * @throws IllegalStateException if the shim refuses, with its reason
+   */
   @Override
   public void close() {
-    if (closed) {
-      return;
+    Lock exclusive = lifecycle.writeLock();
+    exclusive.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      RuntimeException failure = null;
+      if (residency != null) {
+        try {
+          residency.release();
+        } catch (RuntimeException e) {
+          failure = e;
+        }
+      }
+      byte[] err = new byte[ERR_CAP];
+      if (shim.mlxshim_device_release(device, err, err.length) != 0) {
+        IllegalStateException e =
+            new IllegalStateException("releasing Metal device " + name + " failed: " + message(err));
+        if (failure != null) {
+          e.addSuppressed(failure);
+        }
+        failure = e;
+      }
+      if (failure != null) {
+        throw failure;
+      }
+    } finally {
+      exclusive.unlock();
     }
-    closed = true;
-    if (residency != null) {
-      residency.release();
-    }
-    shim.mlxshim_device_release(device);
   }
 
-  private void ensureOpen() {
+  /** Takes the read side of the lifecycle lock, or throws if the device is closed. */
+  private Lock enter(String what) {
+    Lock open = lifecycle.readLock();
+    open.lock();
     if (closed) {
-      throw new IllegalStateException("Metal device " + name + " is closed");
+      open.unlock();
+      throw new IllegalStateException("Metal device " + name + " is closed: cannot " + what);
     }
+    return open;
   }
 
   private MetalBuffer live(DeviceBuffer buffer) {

@@ -16,22 +16,26 @@ import org.jspecify.annotations.Nullable;
  * residency changes.
  *
  * <p>Errors come back through {@code err}/{@code errCap}: a byte array the library writes a
- * NUL-terminated message into.
+ * NUL-terminated message into, with a non-zero status, {@code null} or the sentinel the header
+ * names. {@code mlxshim.h} lists the rules a caller follows; the simulation refuses every breach.
  */
 public interface ShimLibrary extends Library {
+  /** The ABI version this jar needs ({@code MLXSHIM_ABI_VERSION}). */
+  int ABI_VERSION = 2;
+
   int mlxshim_abi_version();
 
   @Nullable Pointer mlxshim_device_create(byte[] err, int errCap);
 
-  void mlxshim_device_release(Pointer device);
+  int mlxshim_device_release(Pointer device, byte[] err, int errCap);
 
-  int mlxshim_device_name(Pointer device, byte[] out, int cap);
+  int mlxshim_device_name(Pointer device, byte[] out, int cap, byte[] err, int errCap);
 
-  long mlxshim_device_recommended_working_set(Pointer device);
+  long mlxshim_device_recommended_working_set(Pointer device, byte[] err, int errCap);
 
-  Pointer mlxshim_device_native(Pointer device);
+  @Nullable Pointer mlxshim_device_native(Pointer device, byte[] err, int errCap);
 
-  int mlxshim_residency_supported(Pointer device);
+  int mlxshim_residency_supported(Pointer device, byte[] err, int errCap);
 
   @Nullable Pointer mlxshim_buffer_new(Pointer device, long length, int storage, byte[] err, int errCap);
 
@@ -39,7 +43,7 @@ public interface ShimLibrary extends Library {
 
   long mlxshim_buffer_length(Pointer buffer);
 
-  void mlxshim_buffer_release(Pointer buffer);
+  int mlxshim_buffer_release(Pointer buffer, byte[] err, int errCap);
 
   int mlxshim_buffer_fill_zero(
       Pointer device, Pointer buffer, long offset, long length, byte[] err, int errCap);
@@ -57,15 +61,14 @@ public interface ShimLibrary extends Library {
 
   int mlxshim_residency_remove(Pointer set, Pointer buffer, byte[] err, int errCap);
 
-  void mlxshim_residency_remove_all(Pointer set);
+  int mlxshim_residency_commit(Pointer set, byte[] err, int errCap);
 
-  void mlxshim_residency_commit(Pointer set);
+  /** {@code -1} (UINT64_MAX) on failure. */
+  long mlxshim_residency_allocated_size(Pointer set, byte[] err, int errCap);
 
-  long mlxshim_residency_allocated_size(Pointer set);
+  int mlxshim_residency_count(Pointer set, byte[] err, int errCap);
 
-  int mlxshim_residency_count(Pointer set);
+  @Nullable Pointer mlxshim_residency_native(Pointer set, byte[] err, int errCap);
 
-  Pointer mlxshim_residency_native(Pointer set);
-
-  void mlxshim_residency_release(Pointer set);
+  int mlxshim_residency_release(Pointer set, byte[] err, int errCap);
 }

@@ -78,9 +78,10 @@ public final class Shims {
           e);
     }
     int abi = lib.mlxshim_abi_version();
-    if (abi != 1) {
+    if (abi != ShimLibrary.ABI_VERSION) {
       throw new DeviceUnavailableException(
-          libraryFile(name) + " implements mlxshim ABI version " + abi + ", this jar needs 1");
+          libraryFile(name) + " implements mlxshim ABI version " + abi + ", this jar needs "
+              + ShimLibrary.ABI_VERSION);
     }
     return lib;
   }

@@ -7,12 +7,22 @@ import dev.mlxarena.testing.ResidencyProbe;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Real Metal as a test harness (macOS only). Metal cannot count live allocations or inject
- * failures, so it reports none and refuses injection; residency membership comes from the Java
- * mirror of the set.
+ * Real Metal as a test harness (macOS only), in shared or private storage. Metal cannot count live
+ * allocations or inject failures, so it reports none and refuses injection; residency membership
+ * comes from the Java mirror of the set. Residency follows the environment ({@code
+ * MLXARENA_NO_RESIDENCY}), as {@link MetalDevice#open()} does.
  */
 public final class RealMetalHarness implements DeviceHarness {
-  private final MetalDevice device = MetalDevice.open();
+  private final MetalDevice device;
+
+  /** The system's Metal device with shared storage. */
+  public RealMetalHarness() {
+    this(StorageMode.SHARED);
+  }
+
+  public RealMetalHarness(StorageMode storage) {
+    device = MetalDevice.openWith(Shims.metal(), storage, MetalDevice.residencyEnabled());
+  }
 
   @Override
   public Device device() {

@@ -5,7 +5,11 @@ import dev.mlxarena.ResidencyAndFaultContractTest;
 import dev.mlxarena.testing.DeviceHarness;
 import org.junit.jupiter.api.Nested;
 
-/** The pool contracts over the JNA path and the simulation shim. */
+/**
+ * The pool contracts over the JNA path and the strict simulation shim, which refuses every breach
+ * of the rules in {@code mlxshim.h}: so these also check that the pool and owned buffers follow
+ * them, in shared and private storage.
+ */
 class SimPoolTest {
   @Nested
   class SharedStorage extends PoolContractTest {
@@ -24,10 +28,26 @@ class SimPoolTest {
   }
 
   @Nested
+  class PrivateStorage extends PoolContractTest {
+    @Override
+    protected DeviceHarness newHarness() {
+      return new SimHarness(StorageMode.PRIVATE, true);
+    }
+  }
+
+  @Nested
   class ResidencyAndFaults extends ResidencyAndFaultContractTest {
     @Override
     protected DeviceHarness newHarness() {
       return SimHarness.shared();
+    }
+  }
+
+  @Nested
+  class ResidencyAndFaultsOnPrivateStorage extends ResidencyAndFaultContractTest {
+    @Override
+    protected DeviceHarness newHarness() {
+      return new SimHarness(StorageMode.PRIVATE, true);
     }
   }
 }
