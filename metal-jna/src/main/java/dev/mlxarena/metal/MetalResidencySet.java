@@ -17,7 +17,7 @@ import java.util.Set;
  * {@link #commit}, then {@link MetalDevice#free} (the order MLX uses). The shim refuses to free a
  * buffer that is still a member, staged or committed.
  *
- * <p>Membership is mirrored on the Java side, keyed by the {@link MetalBuffer} object (one per
+ * <p>Membership is mirrored on the Java side, keyed by the buffer object (one per
  * native buffer), so that {@link #contains} needs no native call. Adding a member twice or
  * removing a non-member throws {@link IllegalStateException} with the shim's message. Once the set
  * is released with its device, every call but {@link #contains}, {@link #size} and {@link #flush}
