@@ -30,8 +30,8 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@code $CUDA_HOME} and {@code $CUDA_PATH}, their {@code lib64} and {@code lib};
  *   <li>{@code /usr/local/cuda/lib64};
  *   <li>the pip layout in every Python site-packages directory found under {@code $VIRTUAL_ENV},
- *       {@code $CONDA_PREFIX}, {@code ~/.local}, {@code /usr/local}, {@code /usr}, {@code
- *       /opt/conda} and on {@code $PYTHONPATH}: {@code nvidia/cu13/lib} (CUDA 13 wheels), {@code
+ *       {@code $CONDA_PREFIX}, the environment of each {@code python3} on {@code $PATH}, {@code
+ *       ~/.local}, {@code /usr/local}, {@code /usr}, {@code /opt/conda} and on {@code $PYTHONPATH}: {@code nvidia/cu13/lib} (CUDA 13 wheels), {@code
  *       nvidia/cu12/lib}, and the per-library folders of CUDA 12 wheels ({@code
  *       nvidia/cuda_nvrtc/lib}, {@code nvidia/cublas/lib});
  *   <li>the directories on {@code $LD_LIBRARY_PATH};
@@ -103,6 +103,16 @@ final class CudaLibraries<L> {
       String v = System.getenv(var);
       if (v != null && !v.isEmpty()) {
         roots.add(Path.of(v));
+      }
+    }
+    // The environment of the python3 on $PATH (a virtual environment's bin/ is put there).
+    String path = System.getenv("PATH");
+    if (path != null) {
+      for (String d : path.split(Pattern.quote(File.pathSeparator))) {
+        Path bin = Path.of(d.isEmpty() ? "." : d);
+        if (Files.isExecutable(bin.resolve("python3")) && bin.toAbsolutePath().getParent() != null) {
+          roots.add(bin.toAbsolutePath().getParent());
+        }
       }
     }
     roots.add(Path.of(System.getProperty("user.home"), ".local"));

@@ -74,6 +74,11 @@ public final class KernelCompiler {
     return nvrtc.version();
   }
 
+  /** NVRTC's version and where it was loaded from, for logs. */
+  public String describeNvrtc() {
+    return nvrtc.toString();
+  }
+
   /** How many times this compiler has run NVRTC (cache hits do not count). */
   public synchronized int compilations() {
     return compilations;

@@ -2,9 +2,11 @@ package dev.mlxarena.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,24 +43,41 @@ public final class NvccCheck {
   }
 
   /**
-   * Compiles every {@code .cu} file under {@code roots} (missing roots are skipped) and fails with
-   * nvcc's messages for the first that does not compile.
+   * Compiles the kernel sources {@code resources}, read from the class path next to {@code
+   * anchor}, so that the check runs wherever the classes are: a build's folders, jars, or an
+   * unpacked kit.
+   *
+   * @return the files compiled (copies in a temporary folder)
+   */
+  public static List<Path> compileResources(Class<?> anchor, String... resources)
+      throws IOException, InterruptedException {
+    Path dir = Files.createTempDirectory("nvcc-check");
+    for (String r : resources) {
+      try (InputStream in = anchor.getResourceAsStream(r)) {
+        assertNotNull(in, "no " + r + " next to " + anchor.getName());
+        Files.copy(in, dir.resolve(r.substring(r.lastIndexOf('/') + 1)));
+      }
+    }
+    return compileAll(dir);
+  }
+
+  /**
+   * Compiles every {@code .cu} file in {@code dirs} and fails with nvcc's messages for the first
+   * that does not compile.
    *
    * @return the files compiled
    */
-  public static List<Path> compileAll(Path... roots) throws IOException, InterruptedException {
+  public static List<Path> compileAll(Path... dirs) throws IOException, InterruptedException {
     Path nvcc = nvcc();
     assumeTrue(nvcc != null, "needs the CUDA toolkit's nvcc, found neither on $PATH, in $CUDA_HOME/bin"
         + " nor in /usr/local/cuda/bin");
     List<Path> sources = new ArrayList<>();
-    for (Path root : roots) {
-      if (Files.isDirectory(root)) {
-        try (Stream<Path> files = Files.walk(root)) {
-          files.filter(f -> f.toString().endsWith(".cu")).sorted().forEach(sources::add);
-        }
+    for (Path dir : dirs) {
+      try (Stream<Path> files = Files.list(dir)) {
+        files.filter(f -> f.toString().endsWith(".cu")).sorted().forEach(sources::add);
       }
     }
-    assertFalse(sources.isEmpty(), "no .cu file under " + List.of(roots));
+    assertFalse(sources.isEmpty(), "no .cu file in " + List.of(dirs));
     Path out = Files.createTempFile("nvcc-check", ".ptx");
     try {
       for (Path src : sources) {

@@ -6,6 +6,7 @@ import dev.mlxarena.Device;
 import dev.mlxarena.DeviceUnavailableException;
 import dev.mlxarena.Devices;
 import dev.mlxarena.PoolStats;
+import dev.mlxarena.cuda.Cublas;
 import dev.mlxarena.cuda.CudaDevice;
 import dev.mlxarena.cuda.CudaStorage;
 import dev.mlxarena.metal.MetalDevice;
@@ -273,7 +274,8 @@ public final class DecodeDemo implements Callable<Integer> {
           tokens, engine.device.name(), engine.device.computeCapability(), bucketPolicy);
       out.printf(Locale.ROOT, "startup: kernels %d ms (%s); %s; weights %s made on the GPU in %d ms%n",
           engine.compileMillis, engine.kernelsFrom,
-          engine.blas == null ? "matvec kernel (no cuBLAS)" : "cuBLAS " + engine.blas.version() + " in " + engine.blasMillis + " ms",
+          engine.blas == null ? "matvec kernel (no cuBLAS)"
+              : "cuBLAS " + engine.blas.version() + " (" + Cublas.libraryPath() + ") in " + engine.blasMillis + " ms",
           human(engine.model.weightBytes()), engine.weightsMillis);
       // Unreported warm-ups first: JIT compilation, lazy module loading and cuBLAS's first calls
       // would otherwise flatter whichever mode ran last.

@@ -40,8 +40,7 @@ final class GpuEngine implements AutoCloseable {
     this.blasMillis = blasMillis;
     this.model = model;
     this.weightsMillis = weightsMillis;
-    this.kernelsFrom = module.image() + (module.image().fromDiskCache() ? "" : ", NVRTC "
-        + KernelCompiler.shared().nvrtcVersion());
+    this.kernelsFrom = module.image() + ", " + KernelCompiler.shared().describeNvrtc();
   }
 
   /**
