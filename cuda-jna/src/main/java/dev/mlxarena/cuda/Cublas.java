@@ -93,6 +93,11 @@ public final class Cublas implements AutoCloseable {
     return version;
   }
 
+  /** The version as {@code major.minor.patch}, for example {@code 13.0.1}. */
+  public String versionString() {
+    return version / 10000 + "." + version / 100 % 100 + "." + version % 100;
+  }
+
   /** Where cuBLAS was loaded from. */
   public static String libraryPath() {
     return CublasNative.load();

@@ -5,7 +5,6 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
 import dev.mlxarena.DeviceUnavailableException;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The part of cuBLAS ({@code cublas_api.h}) {@link Cublas} uses, as JNA direct mappings: the
@@ -25,8 +24,7 @@ final class CublasNative {
   static final int CUDA_R_16F = 2;
   static final int CUDA_R_16BF = 14;
 
-  private static @Nullable String path;
-  private static @Nullable String failure;
+  private static final LoadOnce<String> LIBRARY = new LoadOnce<>("cuBLAS");
 
   private CublasNative() {}
 
@@ -37,25 +35,12 @@ final class CublasNative {
    * @throws DeviceUnavailableException if it cannot be found or loaded; the message lists where
    *     it was looked for
    */
-  static synchronized String load() {
-    if (path != null) {
-      return path;
-    }
-    if (failure != null) {
-      throw new DeviceUnavailableException(failure);
-    }
-    try {
+  static String load() {
+    return LIBRARY.get(() -> {
       CudaLibraries.Loaded<NativeLibrary> lib = CudaLibraries.system().load(CudaLibraries.CUBLAS);
       Native.register(CublasNative.class, lib.library());
-      path = lib.opened();
-      return path;
-    } catch (DeviceUnavailableException e) {
-      failure = e.getMessage();
-      throw e;
-    } catch (UnsatisfiedLinkError e) {
-      failure = "cuBLAS was found but lacks a function this backend needs: " + e.getMessage();
-      throw new DeviceUnavailableException(failure, e);
-    }
+      return lib.opened();
+    });
   }
 
   static native int cublasCreate_v2(LongByReference handle);

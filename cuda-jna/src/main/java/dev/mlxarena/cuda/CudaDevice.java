@@ -265,10 +265,11 @@ public final class CudaDevice implements Device {
   }
 
   /**
-   * Fills with {@code cuMemsetD32Async} (and {@code cuMemsetD8Async} for a tail under four bytes)
-   * enqueued on {@code stream}, a {@link CudaStream} of this device, without waiting; without a
-   * stream, on the default stream, waiting for it. A range that does not start on a 4-byte
-   * boundary is filled from the host after the stream has drained.
+   * Fills with {@code cuMemsetD32Async} enqueued on {@code stream}, a {@link CudaStream} of this
+   * device, without waiting; without a stream, on the default stream, waiting for it. The pattern's
+   * phase follows {@code offset}: bytes before the first 4-byte boundary and after the last one are
+   * set one by one ({@code cuMemsetD8Async}), and the aligned middle with the pattern rotated to
+   * match.
    *
    * @throws IllegalArgumentException if {@code stream} is not a {@link CudaStream} of this device
    */
@@ -282,26 +283,28 @@ public final class CudaDevice implements Device {
       return;
     }
     makeCurrent();
-    long dst = b.devicePointer + offset;
-    if ((dst & 3) != 0) {
-      if (s != null) {
-        s.synchronize();
-      }
-      Device.super.fillPattern(buffer, offset, length, pattern, null);
-      return;
-    }
     long handle = s == null ? 0 : s.handle();
-    long words = length >>> 2;
-    if (words > 0) {
-      check(CudaDriver.cuMemsetD32Async(dst, pattern, words, handle), "cuMemsetD32Async");
+    long dst = b.devicePointer + offset;
+    long head = Math.min(length, (4 - (dst & 3)) & 3);
+    for (int k = 0; k < head; k++) {
+      setByte(dst + k, pattern >>> (8 * k), handle);
     }
-    for (int k = 0; k < (int) (length & 3); k++) {
-      check(CudaDriver.cuMemsetD8Async(dst + 4 * words + k, (byte) (pattern >>> (8 * k)), 1, handle),
-          "cuMemsetD8Async");
+    long words = (length - head) >>> 2;
+    if (words > 0) {
+      // Byte j of the middle is byte (head + j) mod 4 of the pattern, in native (little-endian) order.
+      int rotated = Integer.rotateRight(pattern, (int) (8 * head));
+      check(CudaDriver.cuMemsetD32Async(dst + head, rotated, words, handle), "cuMemsetD32Async");
+    }
+    for (long k = head + 4 * words; k < length; k++) {
+      setByte(dst + k, pattern >>> (8 * (k & 3)), handle);
     }
     if (s == null) {
       check(CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
     }
+  }
+
+  private static void setByte(long dst, int value, long stream) {
+    check(CudaDriver.cuMemsetD8Async(dst, (byte) value, 1, stream), "cuMemsetD8Async");
   }
 
   @Override

@@ -50,8 +50,7 @@ final class NvrtcLibrary implements Nvrtc {
     String nvrtcGetErrorString(int result);
   }
 
-  private static @Nullable NvrtcLibrary instance;
-  private static @Nullable String failure;
+  private static final LoadOnce<NvrtcLibrary> LIBRARY = new LoadOnce<>("NVRTC");
 
   private final Api api;
   private final String path;
@@ -79,24 +78,11 @@ final class NvrtcLibrary implements Nvrtc {
    * @throws DeviceUnavailableException if it cannot be found or loaded; the message lists where
    *     it was looked for
    */
-  static synchronized NvrtcLibrary load() {
-    if (instance != null) {
-      return instance;
-    }
-    if (failure != null) {
-      throw new DeviceUnavailableException(failure);
-    }
-    try {
+  static NvrtcLibrary load() {
+    return LIBRARY.get(() -> {
       CudaLibraries.Loaded<NativeLibrary> lib = CudaLibraries.system().load(CudaLibraries.NVRTC);
-      instance = new NvrtcLibrary(Native.load(lib.opened(), Api.class), lib.opened());
-      return instance;
-    } catch (DeviceUnavailableException e) {
-      failure = e.getMessage();
-      throw e;
-    } catch (UnsatisfiedLinkError | RuntimeException e) {
-      failure = "NVRTC was found but could not be used: " + e;
-      throw new DeviceUnavailableException(failure, e);
-    }
+      return new NvrtcLibrary(Native.load(lib.opened(), Api.class), lib.opened());
+    });
   }
 
   /** Where the library was loaded from. */

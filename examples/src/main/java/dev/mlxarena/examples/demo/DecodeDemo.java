@@ -275,7 +275,7 @@ public final class DecodeDemo implements Callable<Integer> {
       out.printf(Locale.ROOT, "startup: kernels %d ms (%s); %s; weights %s made on the GPU in %d ms%n",
           engine.compileMillis, engine.kernelsFrom,
           engine.blas == null ? "matvec kernel (no cuBLAS)"
-              : "cuBLAS " + engine.blas.version() + " (" + Cublas.libraryPath() + ") in " + engine.blasMillis + " ms",
+              : "cuBLAS " + engine.blas.versionString() + " (" + Cublas.libraryPath() + ") in " + engine.blasMillis + " ms",
           human(engine.model.weightBytes()), engine.weightsMillis);
       // Unreported warm-ups first: JIT compilation, lazy module loading and cuBLAS's first calls
       // would otherwise flatter whichever mode ran last.

@@ -2,6 +2,7 @@ package dev.mlxarena.examples.demo;
 
 import static dev.mlxarena.examples.demo.DecodeDemo.human;
 
+import dev.mlxarena.cuda.Cublas;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,8 +54,9 @@ final class GpuSummary {
       }
     }
     long floor = pooled.modelBytes() + pooled.requestedPerToken();
-    out.printf(Locale.ROOT, "pooled: peak device memory %.3fx weights + KV cache + one token's scratch (%s)%n",
-        pooled.peakDeviceBytes() / (double) floor, human(floor));
+    out.printf(Locale.ROOT, "pooled: peak device memory %.3fx weights + KV cache + one token's scratch (%s);%n"
+            + "        the peak includes cuBLAS's workspace (%s) and its own allocations, and the kernels' code%n",
+        pooled.peakDeviceBytes() / (double) floor, human(floor), human(Cublas.WORKSPACE_BYTES));
   }
 
   private static String f(String format, double value) {

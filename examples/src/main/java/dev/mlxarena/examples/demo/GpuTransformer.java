@@ -30,26 +30,11 @@ final class GpuTransformer implements AutoCloseable {
   private final GpuKernels k;
   private final @Nullable Cublas blas;
   private final List<Buffer> owned = new ArrayList<>();
-  private final long embed;
-  private final long finalNorm;
-  private final long lmHead;
+  private final Weights.Layout<Long> w;
   private final long ropeCos;
   private final long ropeSin;
-  private final Layer[] layers;
   private final float scale;
   private @Nullable Consumer<float[]> logitsTap;
-
-  private static final class Layer {
-    long attnNorm;
-    long wq;
-    long wk;
-    long wv;
-    long wo;
-    long ffnNorm;
-    long wGate;
-    long wUp;
-    long wDown;
-  }
 
   /**
    * Makes the weights of {@code cfg} from {@code seed} on the GPU, enqueued on the kernels' stream
@@ -61,26 +46,7 @@ final class GpuTransformer implements AutoCloseable {
     this.k = kernels;
     this.blas = blas;
     this.scale = (float) (1.0 / Math.sqrt(cfg.headDim()));
-    List<Weights.Tensor> tensors = Weights.of(cfg);
-    int h = cfg.hidden();
-    int t = 0;
-    embed = random(device, seed, tensors.get(t++));
-    layers = new Layer[cfg.layers()];
-    for (int l = 0; l < layers.length; l++) {
-      Layer y = new Layer();
-      y.attnNorm = ones(device, h);
-      y.wq = random(device, seed, tensors.get(t++));
-      y.wk = random(device, seed, tensors.get(t++));
-      y.wv = random(device, seed, tensors.get(t++));
-      y.wo = random(device, seed, tensors.get(t++));
-      y.ffnNorm = ones(device, h);
-      y.wGate = random(device, seed, tensors.get(t++));
-      y.wUp = random(device, seed, tensors.get(t++));
-      y.wDown = random(device, seed, tensors.get(t++));
-      layers[l] = y;
-    }
-    finalNorm = ones(device, h);
-    lmHead = random(device, seed, tensors.get(t));
+    this.w = Weights.layout(cfg, t -> random(device, seed, t), () -> ones(device, cfg.hidden()));
     Rope rope = Rope.of(cfg.headDim(), cfg.context());
     ropeCos = own(device.allocBuffer(4L * rope.cos.length, DType.F32, rope.cos.length).copyFrom(rope.cos));
     ropeSin = own(device.allocBuffer(4L * rope.sin.length, DType.F32, rope.sin.length).copyFrom(rope.sin));
@@ -153,17 +119,17 @@ final class GpuTransformer implements AutoCloseable {
     int heads = cfg.heads();
     int n = pos + 1;
     long x = s.alloc(h, dtype);
-    k.embed(embed, tokenIds + 4L * pos, x, h, cfg.vocab());
-    for (int l = 0; l < layers.length; l++) {
-      Layer y = layers[l];
+    k.embed(w.embed(), tokenIds + 4L * pos, x, h, cfg.vocab());
+    for (int l = 0; l < cfg.layers(); l++) {
+      Weights.Layer<Long> y = w.layers().get(l);
       long xn = s.alloc(h, dtype);
-      k.rmsNorm(x, y.attnNorm, xn, h, TinyTransformer.EPS);
+      k.rmsNorm(x, y.attnNorm(), xn, h, TinyTransformer.EPS);
       long q = s.alloc(h, dtype);
       long kk = s.alloc(kvd, dtype);
       long v = s.alloc(kvd, dtype);
-      matvec(y.wq, xn, q, h, h);
-      matvec(y.wk, xn, kk, kvd, h);
-      matvec(y.wv, xn, v, kvd, h);
+      matvec(y.wq(), xn, q, h, h);
+      matvec(y.wk(), xn, kk, kvd, h);
+      matvec(y.wv(), xn, v, kvd, h);
       long qr = s.alloc(h, dtype);
       k.ropeStoreKv(q, kk, v, ropeCos, ropeSin, qr, kv.keys[l], kv.values[l], pos, heads, cfg.kvHeads(),
           cfg.headDim());
@@ -174,27 +140,27 @@ final class GpuTransformer implements AutoCloseable {
       long attn = s.alloc(h, dtype);
       k.attentionValues(probs, kv.values[l], attn, n, heads, cfg.kvHeads(), cfg.headDim(), cfg.context());
       long o = s.alloc(h, dtype);
-      matvec(y.wo, attn, o, h, h);
+      matvec(y.wo(), attn, o, h, h);
       long x2 = s.alloc(h, dtype);
       k.add(x, o, x2, h);
       long xn2 = s.alloc(h, dtype);
-      k.rmsNorm(x2, y.ffnNorm, xn2, h, TinyTransformer.EPS);
+      k.rmsNorm(x2, y.ffnNorm(), xn2, h, TinyTransformer.EPS);
       long gate = s.alloc(ffn, dtype);
       long up = s.alloc(ffn, dtype);
-      matvec(y.wGate, xn2, gate, ffn, h);
-      matvec(y.wUp, xn2, up, ffn, h);
+      matvec(y.wGate(), xn2, gate, ffn, h);
+      matvec(y.wUp(), xn2, up, ffn, h);
       long act = s.alloc(ffn, dtype);
       k.swiglu(gate, up, act, ffn);
       long down = s.alloc(h, dtype);
-      matvec(y.wDown, act, down, h, ffn);
+      matvec(y.wDown(), act, down, h, ffn);
       long x3 = s.alloc(h, dtype);
       k.add(x2, down, x3, h);
       x = x3;
     }
     long xn = s.alloc(h, dtype);
-    k.rmsNorm(x, finalNorm, xn, h, TinyTransformer.EPS);
+    k.rmsNorm(x, w.finalNorm(), xn, h, TinyTransformer.EPS);
     long logits = s.alloc(cfg.vocab(), dtype);
-    matvec(lmHead, xn, logits, cfg.vocab(), h);
+    matvec(w.lmHead(), xn, logits, cfg.vocab(), h);
     k.argmax(logits, cfg.vocab(), tokenIds + 4L * (pos + 1));
     Consumer<float[]> tap = logitsTap;
     if (tap != null) {

@@ -29,47 +29,13 @@ final class TinyTransformer implements AutoCloseable {
   private final ModelConfig cfg;
   private final List<Buffer> owned = new ArrayList<>();
   private final Rope rope;
-  private final Buffer embed;
-  private final Buffer finalNorm;
-  private final Buffer lmHead;
-  private final Layer[] layers;
+  private final Weights.Layout<Buffer> w;
   private @Nullable Consumer<float[]> logitsTap;
-
-  private static final class Layer {
-    Buffer attnNorm;
-    Buffer wq;
-    Buffer wk;
-    Buffer wv;
-    Buffer wo;
-    Buffer ffnNorm;
-    Buffer wGate;
-    Buffer wUp;
-    Buffer wDown;
-  }
 
   TinyTransformer(Device device, ModelConfig cfg, long seed) {
     this.cfg = cfg;
     this.rope = Rope.of(cfg.headDim(), cfg.context());
-    List<Weights.Tensor> tensors = Weights.of(cfg);
-    int h = cfg.hidden();
-    int t = 0;
-    embed = weights(device, seed, tensors.get(t++));
-    layers = new Layer[cfg.layers()];
-    for (int l = 0; l < layers.length; l++) {
-      Layer y = new Layer();
-      y.attnNorm = ones(device, h);
-      y.wq = weights(device, seed, tensors.get(t++));
-      y.wk = weights(device, seed, tensors.get(t++));
-      y.wv = weights(device, seed, tensors.get(t++));
-      y.wo = weights(device, seed, tensors.get(t++));
-      y.ffnNorm = ones(device, h);
-      y.wGate = weights(device, seed, tensors.get(t++));
-      y.wUp = weights(device, seed, tensors.get(t++));
-      y.wDown = weights(device, seed, tensors.get(t++));
-      layers[l] = y;
-    }
-    finalNorm = ones(device, h);
-    lmHead = weights(device, seed, tensors.get(t));
+    this.w = Weights.layout(cfg, t -> weights(device, seed, t), () -> ones(device, cfg.hidden()));
   }
 
   /** Registers every weight with {@code pool}: resident, never recycled. */
@@ -84,19 +50,19 @@ final class TinyTransformer implements AutoCloseable {
 
   private Buffer weights(Device device, long seed, Weights.Tensor t) {
     Buffer b = own(device.allocBuffer(t.count() * 4, DType.F32, t.count()));
-    FloatBuffer w = floats(b);
+    FloatBuffer values = floats(b);
     long s = Weights.tensorSeed(seed, t.index());
     for (int i = 0; i < t.count(); i++) {
-      w.put(i, Weights.uniform(s, i, t.scale()));
+      values.put(i, Weights.uniform(s, i, t.scale()));
     }
     return b;
   }
 
   private Buffer ones(Device device, int count) {
     Buffer b = own(device.allocBuffer(count * 4L, DType.F32, count));
-    FloatBuffer w = floats(b);
+    FloatBuffer values = floats(b);
     for (int i = 0; i < count; i++) {
-      w.put(i, 1f);
+      values.put(i, 1f);
     }
     return b;
   }
@@ -150,17 +116,17 @@ final class TinyTransformer implements AutoCloseable {
     }
     Buffer x = s.floats(h);
     embedLookup(token, x);
-    for (int l = 0; l < layers.length; l++) {
-      Layer y = layers[l];
+    for (int l = 0; l < cfg.layers(); l++) {
+      Weights.Layer<Buffer> y = w.layers().get(l);
       s.params(l, pos, cfg.heads(), cfg.headDim());
       Buffer xn = s.floats(h);
-      rmsNorm(x, y.attnNorm, xn, h);
+      rmsNorm(x, y.attnNorm(), xn, h);
       Buffer q = s.floats(h);
       Buffer k = s.floats(kvd);
       Buffer v = s.floats(kvd);
-      matVec(y.wq, xn, q, h, h);
-      matVec(y.wk, xn, k, kvd, h);
-      matVec(y.wv, xn, v, kvd, h);
+      matVec(y.wq(), xn, q, h, h);
+      matVec(y.wk(), xn, k, kvd, h);
+      matVec(y.wv(), xn, v, kvd, h);
       Buffer qr = s.floats(h);
       ropeStoreKv(q, k, v, qr, kv, l, pos);
       Buffer scores = s.floats((long) cfg.heads() * cfg.context());
@@ -170,28 +136,28 @@ final class TinyTransformer implements AutoCloseable {
       Buffer attn = s.floats(h);
       attentionValues(probs, kv, l, pos + 1, attn);
       Buffer o = s.floats(h);
-      matVec(y.wo, attn, o, h, h);
+      matVec(y.wo(), attn, o, h, h);
       Buffer x2 = s.floats(h);
       add(x, o, x2, h);
       s.params(l, ffn);
       Buffer xn2 = s.floats(h);
-      rmsNorm(x2, y.ffnNorm, xn2, h);
+      rmsNorm(x2, y.ffnNorm(), xn2, h);
       Buffer gate = s.floats(ffn);
       Buffer up = s.floats(ffn);
-      matVec(y.wGate, xn2, gate, ffn, h);
-      matVec(y.wUp, xn2, up, ffn, h);
+      matVec(y.wGate(), xn2, gate, ffn, h);
+      matVec(y.wUp(), xn2, up, ffn, h);
       Buffer act = s.floats(ffn);
       swiGlu(gate, up, act, ffn);
       Buffer down = s.floats(h);
-      matVec(y.wDown, act, down, h, ffn);
+      matVec(y.wDown(), act, down, h, ffn);
       Buffer x3 = s.floats(h);
       add(x2, down, x3, h);
       x = x3;
     }
     Buffer xn = s.floats(h);
-    rmsNorm(x, finalNorm, xn, h);
+    rmsNorm(x, w.finalNorm(), xn, h);
     Buffer logits = s.floats(cfg.vocab());
-    matVec(lmHead, xn, logits, cfg.vocab(), h);
+    matVec(w.lmHead(), xn, logits, cfg.vocab(), h);
     Consumer<float[]> tap = logitsTap;
     if (tap != null) {
       tap.accept(read(logits, cfg.vocab()));
@@ -203,7 +169,7 @@ final class TinyTransformer implements AutoCloseable {
   // ---------------------------------------------------------------- KERNEL: each is one GPU kernel
 
   private void embedLookup(int token, Buffer out) {
-    FloatBuffer e = floats(embed);
+    FloatBuffer e = floats(w.embed());
     FloatBuffer o = floats(out);
     int h = cfg.hidden();
     for (int i = 0; i < h; i++) {

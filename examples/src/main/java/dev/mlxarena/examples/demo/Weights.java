@@ -1,7 +1,10 @@
 package dev.mlxarena.examples.demo;
 
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * The demo model's random weights, defined element by element so that the host and the GPU make
@@ -20,6 +23,36 @@ final class Weights {
 
   /** One random tensor: its number, element count and scale. */
   record Tensor(int index, String name, long count, float scale) {}
+
+  /** One decoder layer's weights, whatever holds them (host buffers, device pointers). */
+  record Layer<W>(W attnNorm, W wq, W wk, W wv, W wo, W ffnNorm, W wGate, W wUp, W wDown) {}
+
+  /** A model's weights, whatever holds them. */
+  record Layout<W>(W embed, List<Layer<W>> layers, W finalNorm, W lmHead) {}
+
+  /**
+   * Makes every weight of {@code cfg}: {@code random} for the numbered tensors, {@code ones} for
+   * the norms (of {@code hidden} elements), in the order of the numbering.
+   */
+  static <W> Layout<W> layout(ModelConfig cfg, Function<Tensor, W> random, Supplier<W> ones) {
+    Iterator<Tensor> t = of(cfg).iterator();
+    W embed = random.apply(t.next());
+    List<Layer<W>> layers = new ArrayList<>();
+    for (int l = 0; l < cfg.layers(); l++) {
+      W attnNorm = ones.get();
+      W wq = random.apply(t.next());
+      W wk = random.apply(t.next());
+      W wv = random.apply(t.next());
+      W wo = random.apply(t.next());
+      W ffnNorm = ones.get();
+      W wGate = random.apply(t.next());
+      W wUp = random.apply(t.next());
+      W wDown = random.apply(t.next());
+      layers.add(new Layer<>(attnNorm, wq, wk, wv, wo, ffnNorm, wGate, wUp, wDown));
+    }
+    W finalNorm = ones.get();
+    return new Layout<>(embed, List.copyOf(layers), finalNorm, random.apply(t.next()));
+  }
 
   /** The model's random tensors, in their fixed order. */
   static List<Tensor> of(ModelConfig cfg) {

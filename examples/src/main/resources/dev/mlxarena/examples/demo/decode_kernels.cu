@@ -43,47 +43,41 @@ __device__ __forceinline__ void st(bf16* p, long long i, float v) { p[i] = f2bf(
 
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
 
-__device__ __forceinline__ float warp_sum(float v) {
+struct Sum {
+  __device__ float operator()(float a, float b) const { return a + b; }
+};
+struct Max {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// Reduces over the warp with a butterfly: every lane ends with the same bits.
+template <typename Op>
+__device__ __forceinline__ float warp_reduce(float v, Op op) {
   for (int o = 16; o > 0; o >>= 1) {
-    v += __shfl_xor_sync(0xffffffffu, v, o);
+    v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   }
   return v;
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) {
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  }
-  return v;
-}
-
-// Sum over the block, returned to every thread. blockDim.x is a multiple of 32, at most 1024;
+// Reduces over the block, returned to every thread. blockDim.x is a multiple of 32, at most 1024;
 // `red` holds 32 floats of shared memory and may be reused by the next call.
-__device__ float block_sum(float v, float* red) {
+template <typename Op>
+__device__ float block_reduce(float v, float* red, float identity, Op op) {
   int lane = threadIdx.x & 31;
   int warp = threadIdx.x >> 5;
-  v = warp_sum(v);
+  v = warp_reduce(v, op);
   __syncthreads();
   if (lane == 0) {
     red[warp] = v;
   }
   __syncthreads();
-  v = lane < (int) (blockDim.x >> 5) ? red[lane] : 0.0f;
-  return warp_sum(v);
+  v = lane < (int) (blockDim.x >> 5) ? red[lane] : identity;
+  return warp_reduce(v, op);
 }
 
-__device__ float block_max(float v, float* red) {
-  int lane = threadIdx.x & 31;
-  int warp = threadIdx.x >> 5;
-  v = warp_max(v);
-  __syncthreads();
-  if (lane == 0) {
-    red[warp] = v;
-  }
-  __syncthreads();
-  v = lane < (int) (blockDim.x >> 5) ? red[lane] : neg_inf();
-  return warp_max(v);
-}
+__device__ __forceinline__ float warp_sum(float v) { return warp_reduce(v, Sum()); }
+__device__ __forceinline__ float block_sum(float v, float* red) { return block_reduce(v, red, 0.0f, Sum()); }
+__device__ __forceinline__ float block_max(float v, float* red) { return block_reduce(v, red, neg_inf(), Max()); }
 
 // ------------------------------------------------------------------------------------ the kernels
 
@@ -117,6 +111,17 @@ __device__ void rms_norm(const T* x, const T* w, T* out, int n, float eps) {
   }
 }
 
+// Rotates the pair (j, j + half) of head h of `in` into `out` at `base`.
+template <typename T>
+__device__ __forceinline__ void rotate_pair(const T* in, T* out, long long base, int h, int j, int half,
+                                            int head_dim, float c, float s) {
+  int a = h * head_dim + j;
+  float x1 = ld(in, a);
+  float x2 = ld(in, a + half);
+  st(out, base + a, x1 * c - x2 * s);
+  st(out, base + a + half, x2 * c + x1 * s);
+}
+
 // Rotary position embedding (rotate-half pairs (j, j + head_dim/2)) of q into q_out and of k into
 // the key cache at `pos`, and v copied into the value cache at `pos`. cos_t and sin_t are
 // [context][head_dim/2] tables. One thread per rotated pair or copied value.
@@ -133,24 +138,14 @@ __device__ void rope_store_kv(const T* q, const T* k, const T* v, const float* c
   const float* s = sin_t + (long long) pos * half;
   long long base = (long long) pos * kv_heads * head_dim;
   if (i < q_pairs) {
-    int h = i / half;
-    int j = i - h * half;
-    int a = h * head_dim + j;
-    float x1 = ld(q, a);
-    float x2 = ld(q, a + half);
-    st(q_out, a, x1 * c[j] - x2 * s[j]);
-    st(q_out, a + half, x2 * c[j] + x1 * s[j]);
+    int j = i % half;
+    rotate_pair(q, q_out, 0, i / half, j, half, head_dim, c[j], s[j]);
     return;
   }
   i -= q_pairs;
   if (i < k_pairs) {
-    int h = i / half;
-    int j = i - h * half;
-    int a = h * head_dim + j;
-    float x1 = ld(k, a);
-    float x2 = ld(k, a + half);
-    st(k_cache, base + a, x1 * c[j] - x2 * s[j]);
-    st(k_cache, base + a + half, x2 * c[j] + x1 * s[j]);
+    int j = i % half;
+    rotate_pair(k, k_cache, base, i / half, j, half, head_dim, c[j], s[j]);
     return;
   }
   i -= k_pairs;
@@ -229,6 +224,18 @@ __device__ void swiglu(const T* gate, const T* up, T* out, int n) {
   }
 }
 
+// The largest (value, index) pair over the warp, the lower index on equal values, in every lane.
+__device__ __forceinline__ void warp_argmax(float& best, int& idx) {
+  for (int o = 16; o > 0; o >>= 1) {
+    float ov = __shfl_xor_sync(0xffffffffu, best, o);
+    int oi = __shfl_xor_sync(0xffffffffu, idx, o);
+    if (ov > best || (ov == best && oi < idx)) {
+      best = ov;
+      idx = oi;
+    }
+  }
+}
+
 // *out = the index of the largest of x[0..n), the lowest such index on ties; NaN never wins, and
 // 0 when nothing beats minus infinity. One block.
 template <typename T>
@@ -246,14 +253,7 @@ __device__ void argmax(const T* x, int n, int* out) {
       idx = i;
     }
   }
-  for (int o = 16; o > 0; o >>= 1) {
-    float ov = __shfl_xor_sync(0xffffffffu, best, o);
-    int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-    if (ov > best || (ov == best && oi < idx)) {
-      best = ov;
-      idx = oi;
-    }
-  }
+  warp_argmax(best, idx);
   if (lane == 0) {
     best_v[warp] = best;
     best_i[warp] = idx;
@@ -263,14 +263,7 @@ __device__ void argmax(const T* x, int n, int* out) {
     bool has = lane < (int) (blockDim.x >> 5);
     best = has ? best_v[lane] : neg_inf();
     idx = has ? best_i[lane] : n;
-    for (int o = 16; o > 0; o >>= 1) {
-      float ov = __shfl_xor_sync(0xffffffffu, best, o);
-      int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-      if (ov > best || (ov == best && oi < idx)) {
-        best = ov;
-        idx = oi;
-      }
-    }
+    warp_argmax(best, idx);
     if (lane == 0) {
       *out = idx < n ? idx : 0;
     }
@@ -443,8 +436,9 @@ extern "C" __global__ void swiglu_bf16(const bf16* gate, const bf16* up, bf16* o
   swiglu(gate, up, out, n);
 }
 
-extern "C" __global__ void argmax_f32(const float* x, int n, int* out) { argmax(x, n, out); }
-extern "C" __global__ void argmax_bf16(const bf16* x, int n, int* out) { argmax(x, n, out); }
+// Launched with 1024 threads: the bound keeps the compiler within the registers that allows.
+extern "C" __global__ void __launch_bounds__(1024) argmax_f32(const float* x, int n, int* out) { argmax(x, n, out); }
+extern "C" __global__ void __launch_bounds__(1024) argmax_bf16(const bf16* x, int n, int* out) { argmax(x, n, out); }
 
 extern "C" __global__ void matvec_f32(const float* w, const float* x, float* y, int rows, int cols) {
   matvec(w, x, y, rows, cols);

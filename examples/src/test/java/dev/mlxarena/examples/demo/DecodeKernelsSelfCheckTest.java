@@ -107,9 +107,9 @@ class DecodeKernelsSelfCheckTest {
   }
 
   private void print() {
-    System.out.printf(Locale.ROOT, "%-16s %-5s %-30s %12s %10s  %s%n", "kernel", "type", "shape", "rel. error", "tolerance", "");
+    System.out.printf(Locale.ROOT, "%-16s %-5s %-36s %12s %10s  %s%n", "kernel", "type", "shape", "rel. error", "tolerance", "");
     for (Row r : rows) {
-      System.out.printf(Locale.ROOT, "%-16s %-5s %-30s %12.3e %10.0e  %s%n", r.kernel(), r.dtype().shortName(), r.shape(),
+      System.out.printf(Locale.ROOT, "%-16s %-5s %-36s %12.3e %10.0e  %s%n", r.kernel(), r.dtype().shortName(), r.shape(),
           r.error(), r.tolerance(), r.ok() ? "ok" : "FAILED " + r.note());
     }
   }
