@@ -7,6 +7,7 @@ import com.sun.jna.Pointer;
 import com.sun.jna.ptr.PointerByReference;
 import dev.mlxarena.BufferAllocationException;
 import dev.mlxarena.DeviceStream;
+import dev.mlxarena.TrackedDeviceBuffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
@@ -196,7 +197,7 @@ public final class CudaStream implements DeviceStream, AutoCloseable {
    * @throws BufferAllocationException if the device is out of memory
    */
   public long allocateAsync(long bytes) {
-    dev.mlxarena.TrackedDeviceBuffer.requirePositive(bytes);
+    TrackedDeviceBuffer.requirePositive(bytes);
     device.makeCurrent();
     synchronized (allocSlot) {
       int rc = CudaDriver.cuMemAllocAsync(Pointer.nativeValue(allocSlot), bytes, handle);

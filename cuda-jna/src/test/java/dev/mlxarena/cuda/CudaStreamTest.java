@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.mlxarena.Buffer;
 import dev.mlxarena.BufferPool;
 import dev.mlxarena.DType;
+import dev.mlxarena.Device;
 import dev.mlxarena.DeviceStream;
 import dev.mlxarena.Fence;
 import dev.mlxarena.PoolOptions;
@@ -96,7 +97,7 @@ class CudaStreamTest {
 
       DeviceStream foreign = new DeviceStream() {
         @Override
-        public dev.mlxarena.Device device() {
+        public Device device() {
           return gpu;
         }
 
