@@ -6,7 +6,6 @@ import dev.mlxarena.Device;
 import dev.mlxarena.DeviceUnavailableException;
 import dev.mlxarena.Devices;
 import dev.mlxarena.PoolStats;
-import dev.mlxarena.cuda.Cublas;
 import dev.mlxarena.cuda.CudaDevice;
 import dev.mlxarena.cuda.CudaStorage;
 import dev.mlxarena.metal.MetalDevice;
@@ -266,44 +265,9 @@ public final class DecodeDemo implements Callable<Integer> {
       default -> throw new ParameterException(spec.commandLine(),
           "unknown --matmul '" + matmul + "': choose cublas or kernel");
     };
-    List<GpuRun.Result> results = new ArrayList<>();
-    try (GpuEngine engine = GpuEngine.open(cfg, dtype, cublas, seed)) {
-      out.printf(Locale.ROOT, "mlx-arena demo: %s, %d layers, hidden %d, %d heads (%d KV heads), FFN %d, vocab %d, %s;"
-              + " %d tokens on %s (sm_%d, %s)%n",
-          model, cfg.layers(), cfg.hidden(), cfg.heads(), cfg.kvHeads(), cfg.ffn(), cfg.vocab(), dtype.shortName(),
-          tokens, engine.device.name(), engine.device.computeCapability(), bucketPolicy);
-      out.printf(Locale.ROOT, "startup: kernels %d ms (%s); %s; weights %s made on the GPU in %d ms%n",
-          engine.compileMillis, engine.kernelsFrom,
-          engine.blas == null ? "matvec kernel (no cuBLAS)"
-              : "cuBLAS " + engine.blas.versionString() + " (" + Cublas.libraryPath() + ") in " + engine.blasMillis + " ms",
-          human(engine.model.weightBytes()), engine.weightsMillis);
-      // Unreported warm-ups first: JIT compilation, lazy module loading and cuBLAS's first calls
-      // would otherwise flatter whichever mode ran last.
-      int warm = Math.min(tokens, 16);
-      for (GpuRun.Mode mode : modes) {
-        GpuRun.run(engine, mode, bucketPolicy, poison, warm, readbackLag, seed, t -> {});
-      }
-      for (GpuRun.Mode mode : modes) {
-        results.add(generateOnGpu(engine, mode, bucketPolicy));
-      }
-    }
-    GpuSummary.print(out, results);
-    if (report != null) {
-      Report.write(report, results.stream().map(Report.Series::of).toList());
-      out.println("report written to " + report);
-    }
+    GpuDemo.run(out, new GpuDemo.Settings(model, cfg, dtype, bucketPolicy, modes, cublas, poison, tokens,
+        readbackLag, seed, !noProgress, report));
     return 0;
-  }
-
-  private GpuRun.Result generateOnGpu(GpuEngine engine, GpuRun.Mode mode, BucketPolicy bucketPolicy) {
-    if (noProgress) {
-      return GpuRun.run(engine, mode, bucketPolicy, poison, tokens, readbackLag, seed, t -> {});
-    }
-    try (ProgressBar bar = new ProgressBarBuilder().setTaskName(String.format(Locale.ROOT, "%-15s", mode.label))
-        .setInitialMax(tokens).setStyle(ProgressBarStyle.ASCII).setUnit(" tok", 1).showSpeed().build()) {
-      IntConsumer progress = bar::stepTo;
-      return GpuRun.run(engine, mode, bucketPolicy, poison, tokens, readbackLag, seed, progress);
-    }
   }
 
   private DemoRun.Result generate(Device device, DemoRun.Mode mode, BucketPolicy bucketPolicy, ModelConfig cfg) {
