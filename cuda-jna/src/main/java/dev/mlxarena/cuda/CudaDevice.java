@@ -10,6 +10,7 @@ import com.sun.jna.ptr.PointerByReference;
 import dev.mlxarena.BufferAllocationException;
 import dev.mlxarena.Device;
 import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.DeviceStream;
 import dev.mlxarena.DeviceUnavailableException;
 import dev.mlxarena.ResidencySet;
 import dev.mlxarena.TrackedDeviceBuffer;
@@ -41,6 +42,7 @@ public final class CudaDevice implements Device {
   private final CudaStorage storage;
   private final String name;
   private final long totalMemory;
+  private final int computeCapability;
   private final AtomicLong live = new AtomicLong();
   private volatile boolean closed;
 
@@ -55,6 +57,14 @@ public final class CudaDevice implements Device {
     LongByReference total = new LongByReference();
     check(CudaDriver.cuDeviceTotalMem_v2(total, device), "cuDeviceTotalMem_v2");
     this.totalMemory = total.getValue();
+    this.computeCapability = 10 * attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+        + attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+  }
+
+  private int attribute(int attribute) {
+    IntByReference value = new IntByReference();
+    check(CudaDriver.cuDeviceGetAttribute(value, attribute, device), "cuDeviceGetAttribute");
+    return value.getValue();
   }
 
   /** GPU {@code ordinal} with {@link CudaStorage#DEVICE} memory. */
@@ -125,17 +135,35 @@ public final class CudaDevice implements Device {
     return v.getValue();
   }
 
-  /** Makes this device's primary context current on the calling thread. */
+  /**
+   * Makes this device's primary context current on the calling thread. Kernel launches call it
+   * each time, so it remembers per thread which device it last made current there and calls the
+   * driver only when that changes: code that switches the thread's context behind this library's
+   * back must switch it back.
+   */
   void makeCurrent() {
     if (closed) {
       throw new IllegalStateException("CUDA device " + ordinal + " (" + name + ") is closed");
     }
-    check(CudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    @Nullable CudaDevice[] current = CURRENT.get();
+    if (current[0] != this) {
+      check(CudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+      current[0] = this;
+    }
   }
+
+  /** Per thread, the device whose context this library last made current there. */
+  private static final ThreadLocal<@Nullable CudaDevice[]> CURRENT =
+      ThreadLocal.withInitial(() -> new CudaDevice[1]);
 
   @Override
   public String name() {
     return name;
+  }
+
+  /** The driver's {@code CUdevice} handle. */
+  int deviceHandle() {
+    return device;
   }
 
   /** The GPU's ordinal. */
@@ -146,6 +174,14 @@ public final class CudaDevice implements Device {
   /** The storage of this device's buffers. */
   public CudaStorage storage() {
     return storage;
+  }
+
+  /**
+   * The compute capability as one number, major times ten plus minor: 90 for an H100 or H200
+   * ({@code sm_90}), 80 for an A100, 120 for {@code sm_120}.
+   */
+  public int computeCapability() {
+    return computeCapability;
   }
 
   /** The GPU's total memory in bytes. */
@@ -228,6 +264,49 @@ public final class CudaDevice implements Device {
     check(CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
   }
 
+  /**
+   * Fills with {@code cuMemsetD32Async} enqueued on {@code stream}, a {@link CudaStream} of this
+   * device, without waiting; without a stream, on the default stream, waiting for it. The pattern's
+   * phase follows {@code offset}: bytes before the first 4-byte boundary and after the last one are
+   * set one by one ({@code cuMemsetD8Async}), and the aligned middle with the pattern rotated to
+   * match.
+   *
+   * @throws IllegalArgumentException if {@code stream} is not a {@link CudaStream} of this device
+   */
+  @Override
+  public void fillPattern(
+      DeviceBuffer buffer, long offset, long length, int pattern, @Nullable DeviceStream stream) {
+    CudaBuffer b = live(buffer);
+    range(b, offset, length);
+    CudaStream s = stream == null ? null : CudaStream.of(stream, this);
+    if (length == 0) {
+      return;
+    }
+    makeCurrent();
+    long handle = s == null ? 0 : s.handle();
+    long dst = b.devicePointer + offset;
+    long head = Math.min(length, (4 - (dst & 3)) & 3);
+    for (int k = 0; k < head; k++) {
+      setByte(dst + k, pattern >>> (8 * k), handle);
+    }
+    long words = (length - head) >>> 2;
+    if (words > 0) {
+      // Byte j of the middle is byte (head + j) mod 4 of the pattern, in native (little-endian) order.
+      int rotated = Integer.rotateRight(pattern, (int) (8 * head));
+      check(CudaDriver.cuMemsetD32Async(dst + head, rotated, words, handle), "cuMemsetD32Async");
+    }
+    for (long k = head + 4 * words; k < length; k++) {
+      setByte(dst + k, pattern >>> (8 * (k & 3)), handle);
+    }
+    if (s == null) {
+      check(CudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
+    }
+  }
+
+  private static void setByte(long dst, int value, long stream) {
+    check(CudaDriver.cuMemsetD8Async(dst, (byte) value, 1, stream), "cuMemsetD8Async");
+  }
+
   @Override
   public void write(DeviceBuffer dst, long dstOffset, ByteBuffer src) {
     CudaBuffer b = live(dst);
@@ -300,6 +379,10 @@ public final class CudaDevice implements Device {
       return;
     }
     closed = true;
+    @Nullable CudaDevice[] current = CURRENT.get();
+    if (current[0] == this) {
+      current[0] = null;
+    }
     check(CudaDriver.cuDevicePrimaryCtxRelease_v2(device), "cuDevicePrimaryCtxRelease_v2");
   }
 

@@ -34,4 +34,11 @@ public class CudaException extends RuntimeException {
       throw new CudaException(call, code, "");
     }
   }
+
+  /** Throws for any result other than {@code CUDA_SUCCESS}, with what the call was about. */
+  static void check(int code, String call, String detail) {
+    if (code != CudaDriver.CUDA_SUCCESS) {
+      throw new CudaException(call, code, detail);
+    }
+  }
 }

@@ -1,6 +1,7 @@
 package dev.mlxarena.examples.demo;
 
 import dev.mlxarena.BucketPolicy;
+import dev.mlxarena.DType;
 import dev.mlxarena.Device;
 import dev.mlxarena.DeviceUnavailableException;
 import dev.mlxarena.Devices;
@@ -37,7 +38,8 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     description = {
       "Generates tokens greedily with a small decoder-only transformer through a DecodeLoop,",
-      "one token scope per token, the KV cache in owned buffers, and reports what the pool saves."
+      "one token scope per token, the KV cache in owned buffers, and reports what the pool saves.",
+      "On CUDA every op runs as a GPU kernel on device memory, token scopes on one stream."
     })
 public final class DecodeDemo implements Callable<Integer> {
   static final int EXIT_UNAVAILABLE = 3;
@@ -45,8 +47,13 @@ public final class DecodeDemo implements Callable<Integer> {
   @Spec private CommandSpec spec;
 
   @Option(names = "--backend", defaultValue = "auto", paramLabel = "NAME",
-      description = "auto, host, metal, cuda or sim (the Metal code path over the portable shim). Default: ${DEFAULT-VALUE}.")
+      description = "auto, host, metal, cuda (kernels on the GPU) or sim (the Metal code path over the portable shim). Default: ${DEFAULT-VALUE}.")
   private String backend = "auto";
+
+  @Option(names = "--model", defaultValue = "tiny", paramLabel = "tiny|llama-1b",
+      description = "tiny: the shape the options below give, F32; llama-1b: hidden 2048, 16 layers, 32 heads (8 KV heads),"
+          + " FFN 8192, vocab 32000, BF16, random weights made on the GPU (about 2.2 GB; --backend cuda). Default: ${DEFAULT-VALUE}.")
+  private String model = "tiny";
 
   @Option(names = "--tokens", defaultValue = "200", description = "Tokens to generate. Default: ${DEFAULT-VALUE}.")
   private int tokens = 200;
@@ -60,6 +67,9 @@ public final class DecodeDemo implements Callable<Integer> {
   @Option(names = "--heads", defaultValue = "8", description = "Attention heads. Default: ${DEFAULT-VALUE}.")
   private int heads = 8;
 
+  @Option(names = "--kv-heads", paramLabel = "N", description = "Key/value heads (grouped-query attention). Default: as many as --heads.")
+  private @Nullable Integer kvHeads;
+
   @Option(names = "--vocab", defaultValue = "1024", description = "Vocabulary size. Default: ${DEFAULT-VALUE}.")
   private int vocab = 1024;
 
@@ -70,8 +80,23 @@ public final class DecodeDemo implements Callable<Integer> {
   @Option(names = "--no-pool", description = "Allocate every scratch buffer from the device and free it at the end of its token.")
   private boolean noPool;
 
-  @Option(names = "--compare", description = "Run pooled and unpooled back to back and print both.")
+  @Option(names = "--compare", description = "Run pooled and unpooled back to back and print both (on CUDA: pooled, cuMemAlloc and cuMemAllocAsync).")
   private boolean compare;
+
+  @Option(names = "--alloc", defaultValue = "pool", paramLabel = "pool|cumemalloc|async",
+      description = "CUDA: where each op's output comes from: the pool (token scopes on the stream), cuMemAlloc/cuMemFree, or cuMemAllocAsync/cuMemFreeAsync. Default: ${DEFAULT-VALUE}.")
+  private String alloc = "pool";
+
+  @Option(names = "--matmul", defaultValue = "cublas", paramLabel = "cublas|kernel",
+      description = "CUDA: matrix-vector products through cuBLAS or the demo's own kernel. Default: ${DEFAULT-VALUE}.")
+  private String matmul = "cublas";
+
+  @Option(names = "--readback-lag", defaultValue = "2", paramLabel = "N",
+      description = "CUDA: the host reads each token's id N steps after enqueuing it, running ahead of the GPU meanwhile (0: wait for every token). Default: ${DEFAULT-VALUE}.")
+  private int readbackLag = 2;
+
+  @Option(names = "--poison", description = "Pool option poisonOnRecycle: fill every recycled buffer with NaN.")
+  private boolean poison;
 
   @Option(names = "--report", paramLabel = "FILE.png", description = "Write a chart of per-token time and pool bytes.")
   private @Nullable Path report;
@@ -109,12 +134,30 @@ public final class DecodeDemo implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
+    boolean llama = switch (model) {
+      case "tiny" -> false;
+      case "llama-1b" -> true;
+      default -> throw new ParameterException(spec.commandLine(),
+          "unknown --model '" + model + "': choose tiny or llama-1b");
+    };
     ModelConfig cfg;
     try {
       if (tokens < 1) {
         throw new IllegalArgumentException("--tokens must be at least 1, was " + tokens);
       }
-      cfg = new ModelConfig(vocab, hidden, layers, heads, 4 * hidden, tokens);
+      if (readbackLag < 0) {
+        throw new IllegalArgumentException("--readback-lag must be at least 0, was " + readbackLag);
+      }
+      if (llama) {
+        for (String shape : List.of("--layers", "--hidden", "--heads", "--kv-heads", "--vocab")) {
+          if (spec.commandLine().getParseResult().hasMatchedOption(shape)) {
+            throw new IllegalArgumentException("--model llama-1b fixes the shape: drop " + shape);
+          }
+        }
+        cfg = ModelConfig.llama1b(tokens);
+      } else {
+        cfg = new ModelConfig(vocab, hidden, layers, heads, kvHeads == null ? heads : kvHeads, 4 * hidden, tokens);
+      }
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
@@ -124,7 +167,8 @@ public final class DecodeDemo implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), "--memory-limit: " + e.getMessage());
     }
-    long needed = cfg.weightBytes() + cfg.kvBytes();
+    DType dtype = llama ? DType.BF16 : DType.F32;
+    long needed = cfg.weightBytes(dtype.byteSize()) + cfg.kvBytes(dtype.byteSize());
     if (needed > limit) {
       throw new ParameterException(spec.commandLine(), String.format(Locale.ROOT,
           "the model needs %s of weights and KV cache, over the memory limit of %s: use smaller"
@@ -136,18 +180,29 @@ public final class DecodeDemo implements Callable<Integer> {
       default -> throw new ParameterException(spec.commandLine(),
           "unknown --policy '" + policy + "': choose pow2 or classes");
     };
+    if (onGpu(llama)) {
+      try {
+        return runOnGpu(out, cfg, dtype, bucketPolicy);
+      } catch (DeviceUnavailableException e) {
+        if (llama || !backend.equalsIgnoreCase("auto")) {
+          throw e;
+        }
+        spec.commandLine().getErr().println("note: the CUDA GPU here cannot run the demo's kernels ("
+            + e.getMessage().lines().findFirst().orElse("") + "); running on the host instead");
+      }
+    }
     List<DemoRun.Mode> modes = compare
         ? List.of(DemoRun.Mode.POOLED, DemoRun.Mode.UNPOOLED)
         : List.of(noPool ? DemoRun.Mode.UNPOOLED : DemoRun.Mode.POOLED);
     List<DemoRun.Result> results = new ArrayList<>();
     try (Device device = openBackend(backend)) {
-      out.printf(Locale.ROOT, "mlx-arena demo: %d layers, hidden %d, %d heads, FFN %d, vocab %d; %d tokens on %s (%s)%n",
-          layers, hidden, heads, cfg.ffn(), vocab, tokens, device.name(), bucketPolicy);
+      out.printf(Locale.ROOT, "mlx-arena demo: %d layers, hidden %d, %d heads (%d KV heads), FFN %d, vocab %d; %d tokens on %s (%s)%n",
+          cfg.layers(), cfg.hidden(), cfg.heads(), cfg.kvHeads(), cfg.ffn(), cfg.vocab(), tokens, device.name(), bucketPolicy);
       // An unreported warm-up in each mode first, so neither measured run pays for JIT compiling
       // the kernels (which would flatter whichever ran second).
-      ModelConfig warmCfg = new ModelConfig(vocab, hidden, layers, heads, 4 * hidden, Math.min(tokens, 24));
+      ModelConfig warmCfg = cfg.withContext(Math.min(tokens, 24));
       for (DemoRun.Mode mode : modes) {
-        DemoRun.run(device, mode, bucketPolicy, warmCfg, warmCfg.context(), seed, t -> {});
+        DemoRun.run(device, mode, bucketPolicy, poison, warmCfg, warmCfg.context(), seed, t -> {});
       }
       for (DemoRun.Mode mode : modes) {
         results.add(generate(device, mode, bucketPolicy, cfg));
@@ -155,25 +210,82 @@ public final class DecodeDemo implements Callable<Integer> {
     }
     summary(out, results);
     if (report != null) {
-      Report.write(report, results);
+      Report.write(report, results.stream().map(Report.Series::of).toList());
       out.println("report written to " + report);
     }
+    return 0;
+  }
+
+  /**
+   * Whether this run goes to the GPU: {@code --backend cuda}, or {@code auto} on a machine with
+   * a CUDA GPU and no Metal. {@code --model llama-1b} runs there only.
+   */
+  private boolean onGpu(boolean llama) {
+    String b = backend.toLowerCase(Locale.ROOT);
+    boolean gpu = b.equals("cuda") || (b.equals("auto") && !metalPresent() && cudaPresent());
+    if (llama && !gpu) {
+      throw new ParameterException(spec.commandLine(), "--model llama-1b runs on a CUDA GPU only (--backend cuda)"
+          + (b.equals("auto") ? ", and none is usable here" : ", not on '" + backend + "'"));
+    }
+    return gpu;
+  }
+
+  private static boolean metalPresent() {
+    try (Device d = MetalDevice.open()) {
+      return true;
+    } catch (DeviceUnavailableException e) {
+      return false;
+    }
+  }
+
+  private static boolean cudaPresent() {
+    try {
+      return CudaDevice.deviceCount() > 0;
+    } catch (DeviceUnavailableException e) {
+      return false;
+    }
+  }
+
+  private Integer runOnGpu(PrintWriter out, ModelConfig cfg, DType dtype, BucketPolicy bucketPolicy) throws Exception {
+    List<GpuRun.Mode> modes;
+    if (compare) {
+      modes = List.of(GpuRun.Mode.POOLED, GpuRun.Mode.CU_MEM_ALLOC, GpuRun.Mode.CU_MEM_ALLOC_ASYNC);
+    } else {
+      modes = List.of(switch (noPool ? "cumemalloc" : alloc) {
+        case "pool" -> GpuRun.Mode.POOLED;
+        case "cumemalloc" -> GpuRun.Mode.CU_MEM_ALLOC;
+        case "async" -> GpuRun.Mode.CU_MEM_ALLOC_ASYNC;
+        default -> throw new ParameterException(spec.commandLine(),
+            "unknown --alloc '" + alloc + "': choose pool, cumemalloc or async");
+      });
+    }
+    boolean cublas = switch (matmul) {
+      case "cublas" -> true;
+      case "kernel" -> false;
+      default -> throw new ParameterException(spec.commandLine(),
+          "unknown --matmul '" + matmul + "': choose cublas or kernel");
+    };
+    GpuDemo.run(out, new GpuDemo.Settings(model, cfg, dtype, bucketPolicy, modes, cublas, poison, tokens,
+        readbackLag, seed, !noProgress, report));
     return 0;
   }
 
   private DemoRun.Result generate(Device device, DemoRun.Mode mode, BucketPolicy bucketPolicy, ModelConfig cfg) {
     String label = mode == DemoRun.Mode.POOLED ? "pooled  " : "unpooled";
     if (noProgress) {
-      return DemoRun.run(device, mode, bucketPolicy, cfg, tokens, seed, t -> {});
+      return DemoRun.run(device, mode, bucketPolicy, poison, cfg, tokens, seed, t -> {});
     }
     try (ProgressBar bar = new ProgressBarBuilder().setTaskName(label).setInitialMax(tokens)
         .setStyle(ProgressBarStyle.ASCII).setUnit(" tok", 1).showSpeed().build()) {
       IntConsumer progress = bar::stepTo;
-      return DemoRun.run(device, mode, bucketPolicy, cfg, tokens, seed, progress);
+      return DemoRun.run(device, mode, bucketPolicy, poison, cfg, tokens, seed, progress);
     }
   }
 
-  /** Opens the named backend; GPU backends in host-visible memory, since the demo computes on the CPU. */
+  /**
+   * Opens the named backend for the CPU model: Metal in host-visible memory; CUDA here means
+   * pinned host memory the GPU maps ({@code --backend cuda} itself runs the GPU model instead).
+   */
   static Device openBackend(String name) {
     switch (name.toLowerCase(Locale.ROOT)) {
       case "cuda":
@@ -182,11 +294,7 @@ public final class DecodeDemo implements Callable<Integer> {
         try {
           return MetalDevice.open();
         } catch (DeviceUnavailableException noMetal) {
-          try {
-            return CudaDevice.open(0, CudaStorage.SHARED);
-          } catch (DeviceUnavailableException noCuda) {
-            return Devices.open("host");
-          }
+          return Devices.open("host");
         }
       case "host":
       case "metal":

@@ -37,12 +37,7 @@ final class DemoRun {
       long modelBytes) {
 
     String checksum() {
-      CRC32 crc = new CRC32();
-      ByteBuffer b = ByteBuffer.allocate(4);
-      for (TokenStat t : tokens) {
-        crc.update(b.clear().putInt(t.token()).flip());
-      }
-      return String.format("%08x", crc.getValue());
+      return DemoRun.checksum(tokens.stream().mapToInt(TokenStat::token).toArray());
     }
 
     List<Integer> tokenIds() {
@@ -153,10 +148,20 @@ final class DemoRun {
 
   private DemoRun() {}
 
+  /** The CRC-32 of the token ids as big-endian ints: the same for the same tokens on every backend. */
+  static String checksum(int[] ids) {
+    CRC32 crc = new CRC32();
+    ByteBuffer b = ByteBuffer.allocate(4);
+    for (int id : ids) {
+      crc.update(b.clear().putInt(id).flip());
+    }
+    return String.format("%08x", crc.getValue());
+  }
+
   static Result run(
-      Device device, Mode mode, BucketPolicy policy, ModelConfig cfg, int tokens, long seed,
+      Device device, Mode mode, BucketPolicy policy, boolean poison, ModelConfig cfg, int tokens, long seed,
       IntConsumer progress) {
-    PoolOptions options = PoolOptions.builder().bucketPolicy(policy).build();
+    PoolOptions options = PoolOptions.builder().bucketPolicy(policy).poisonOnRecycle(poison).build();
     try (BufferPool pool = BufferPool.create(device, options);
         TinyTransformer model = new TinyTransformer(device, cfg, seed)) {
       if (mode == Mode.POOLED) {

@@ -1,6 +1,7 @@
 /**
  * The decode demo: a small decoder-only transformer generating tokens greedily through {@link
- * dev.mlxarena.reactive.DecodeLoop}, pooled and unpooled, on any backend.
+ * dev.mlxarena.reactive.DecodeLoop}, pooled and unpooled, on any backend; on CUDA every op runs as
+ * a GPU kernel on device memory ({@code GpuTransformer}), in three allocation modes.
  */
 @NullMarked
 package dev.mlxarena.examples.demo;

@@ -28,7 +28,7 @@ class DecodeDemoTest {
 
   private static String checksum(String backend, DemoRun.Mode mode, BucketPolicy policy) {
     try (Device d = DecodeDemo.openBackend(backend)) {
-      return DemoRun.run(d, mode, policy, SMALL, 12, 7, t -> {}).checksum();
+      return DemoRun.run(d, mode, policy, false, SMALL, 12, 7, t -> {}).checksum();
     }
   }
 
@@ -44,7 +44,7 @@ class DecodeDemoTest {
   @Test
   void afterTheFirstTokenEveryAllocationIsAReuse() {
     try (Device d = Devices.open("host")) {
-      DemoRun.Result r = DemoRun.run(d, DemoRun.Mode.POOLED, BucketPolicy.powerOfTwo(), SMALL, 12, 7, t -> {});
+      DemoRun.Result r = DemoRun.run(d, DemoRun.Mode.POOLED, BucketPolicy.powerOfTwo(), false, SMALL, 12, 7, t -> {});
       assertEquals(0, r.freshAfterWarmup());
       assertEquals(12, r.tokens().size());
       assertTrue(r.allocationsPerToken() > 20);
@@ -88,6 +88,28 @@ class DecodeDemoTest {
     assertUsageError(demo("--hidden", "4096", "--layers", "64", "--memory-limit", "1g"), 2, "over the memory limit");
     assertUsageError(demo("--memory-limit", "lots"), 2, "not a positive byte count");
     assertUsageError(demo("--tokens", "many"), 2, "many");
+    assertUsageError(demo("--model", "gpt2"), 2, "unknown --model 'gpt2': choose tiny or llama-1b");
+    assertUsageError(demo("--hidden", "36", "--heads", "4"), 2, "rotary positions need an even one");
+    assertUsageError(demo("--heads", "8", "--kv-heads", "3"), 2, "multiple of the 3 key/value heads");
+    assertUsageError(demo("--readback-lag", "-1"), 2, "--readback-lag must be at least 0, was -1");
+  }
+
+  @Test
+  void theLlamaModelNeedsTheGpuAndFixesItsShape() {
+    assertUsageError(demo("--model", "llama-1b", "--backend", "host"), 2,
+        "--model llama-1b runs on a CUDA GPU only (--backend cuda), not on 'host'");
+    assertUsageError(demo("--model", "llama-1b", "--backend", "cuda", "--hidden", "1024"), 2,
+        "--model llama-1b fixes the shape: drop --hidden");
+    assertUsageError(demo("--model", "llama-1b", "--backend", "cuda", "--memory-limit", "1g"), 2,
+        "the model needs 2.06 GiB of weights and KV cache, over the memory limit of 1.00 GiB");
+  }
+
+  @Test
+  void gqaRunsOnTheHostAndNamesItsHeads() {
+    Outcome o = demo("--no-progress", "--tokens", "4", "--layers", "1", "--hidden", "32", "--heads", "4",
+        "--kv-heads", "2", "--vocab", "64", "--backend", "host");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(o.out().contains("4 heads (2 KV heads)"), o.out());
   }
 
   @Test
@@ -100,6 +122,10 @@ class DecodeDemoTest {
         "--heads", "4", "--vocab", "64");
     if (o.code() != 0) {
       assertUsageError(o, DecodeDemo.EXIT_UNAVAILABLE, "driver");
+    }
+    Outcome llama = demo("--backend", "cuda", "--model", "llama-1b", "--no-progress", "--tokens", "2");
+    if (llama.code() != 0) {
+      assertUsageError(llama, DecodeDemo.EXIT_UNAVAILABLE, "driver");
     }
     assertFalse(cuda.isEmpty());
   }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs the project's GPU path on the CPU, so that a GPU run spends its device time on measuring
+# rather than on finding a wrong argument. Builds stand-ins for libcuda, NVRTC and cuBLAS
+# (cpu-stand-in/: synchronous, device memory is host memory, the demo's kernels as C functions that
+# walk the same grid and check every range they touch against the live allocations; the toolkit's
+# cuda.h gives the driver's prototypes), then runs against them, over a kit device-kit.sh packed:
+# the CUDA backend's tests, the demo's GPU tests and a tiny --compare (with --llama, also a
+# llama-1b --compare of two tokens, a few minutes of CPU). Timings mean nothing here; kernels'
+# numerics are checked on the GPU itself (DecodeKernelsSelfCheckTest).
+#
+#   ../shared/tools/device-kit.sh [--no-build] cuda-jna examples
+#   bash benchmarks/native/check-gpu-path-on-cpu.sh [--llama] [KIT]      (KIT: .device by default)
+#
+# Needs cc and the CUDA toolkit's headers ($CUDA_HOME/include, else /usr/local/cuda/include).
+set -u
+llama=0
+if [ "${1:-}" = "--llama" ]; then llama=1; shift; fi
+kit=$(cd "${1:-.device}" && pwd) || exit 2
+here=$(cd "$(dirname "$0")" && pwd)
+inc=${CUDA_HOME:-/usr/local/cuda}/include
+[ -f "$inc/cuda.h" ] || { echo "no cuda.h in $inc: set CUDA_HOME to the toolkit" >&2; exit 2; }
+libs=$(mktemp -d)
+trap 'rm -rf "$libs"' EXIT
+src="$here/cpu-stand-in"
+cc -O2 -fPIC -shared -Wall -I"$inc" -o "$libs/libcuda.so.1" "$src/stand_in_driver.c" "$src/stand_in_kernels.c" -lm &&
+  ln -s libcuda.so.1 "$libs/libcuda.so" &&
+  cc -O2 -fPIC -shared -Wall -o "$libs/libnvrtc.so.13" "$src/stand_in_nvrtc.c" &&
+  cc -O2 -fPIC -shared -Wall -o "$libs/libcublas.so.13" "$src/stand_in_cublas.c" "$libs/libcuda.so.1" \
+    -Wl,-rpath,'$ORIGIN' || { echo "building the stand-ins failed" >&2; exit 1; }
+
+java="$kit/jre/bin/java"
+[ -x "$java" ] || java=java
+cp="$(ls "$kit"/lib/*.jar | tr '\n' ':')$kit/cuda-jna/classes:$kit/cuda-jna/test-classes:$kit/examples/classes:$kit/examples/test-classes"
+export LD_LIBRARY_PATH="$libs"
+jopts=(-Djna.library.path="$libs" -Dmlxarena.cuda.libraryPath="$libs" -Dmlxarena.cuda.kernelCache="$libs/kernels")
+failed=0
+junit() {
+  "$java" "${jopts[@]}" -jar "$kit/console.jar" execute --class-path "$cp" --details=summary --disable-banner \
+    --disable-ansi-colors "$@" || failed=1
+}
+demo() {
+  "$java" "${jopts[@]}" -cp "$cp" dev.mlxarena.examples.demo.DecodeDemo --backend cuda --no-progress "$@" || failed=1
+}
+echo "=== the CUDA backend's tests"
+junit --scan-classpath "$kit/cuda-jna/test-classes" --include-classname '.*'
+echo "=== the demo's GPU tests (the self-check only shows its table: the stand-in kernels are the references' twins)"
+junit --select-class dev.mlxarena.examples.demo.GpuDecodeTest
+echo "=== the demo, tiny, every allocation mode"
+demo --model tiny --tokens 24 --compare --poison
+if [ "$llama" = 1 ]; then
+  echo "=== the demo, llama-1b, two tokens"
+  demo --model llama-1b --tokens 2 --compare
+fi
+[ "$failed" = 0 ] && echo "the GPU path ran on the CPU stand-ins" || echo "FAILED on the CPU stand-ins"
+exit "$failed"

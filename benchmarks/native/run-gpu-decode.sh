@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The GPU decode run in one command, on a machine with an NVIDIA GPU but no Java, Maven or
+# network. It runs from the kit that ../shared/tools/device-kit.sh packs (a jlinked Java runtime,
+# the classes and test classpath of cuda-jna and examples, JUnit's console launcher, and this
+# folder as native/), carried to the machine as .device:
+#
+#   ../shared/tools/device-kit.sh [--no-build] cuda-jna examples      # here, from the project root
+#   bash .device/native/run-gpu-decode.sh [PART...]                   # there, carry [".device"]
+#
+# Parts, in this order (all of them by default):
+#   selfcheck  every kernel of the demo against a CPU reference, F32 and BF16, one table;
+#              then the matrix-vector products timed on the Llama-1B shapes
+#   tests      the CUDA backend's tests (pool contract on the GPU, streams, NVRTC, launches, cuBLAS)
+#   tiny       the tiny model, F32: the GPU's greedy tokens and logits against the host's over 64
+#              tokens (MHA with cuBLAS, GQA with the matvec kernel); the demo's tiny --compare
+#   poison     every allocation mode, readback lag and poisonOnRecycle give the same tokens; a BF16
+#              GQA model in two modes; the demo's tiny --compare --poison
+#   llama      the demo's llama-1b --compare (pooled, cuMemAlloc, cuMemAllocAsync), then pooled
+#              with the host waiting for every token (lag 0), then pooled with the matvec kernel
+#   torch      torch_decode.py, llama-1b and tiny, with and without PyTorch's caching allocator
+#   sanitizer  a tiny --compare under compute-sanitizer --tool memcheck
+#
+# Every part runs under its own time limit, and a failing part never stops the next. Logs go to
+# $OUT (eight files at most: summary.txt and one per part but info); a summary is printed last.
+# Environment: TOKENS (llama and torch runs, default 256), JAVA_OPTS (extra JVM flags), BUDGET
+# (seconds for the whole run, default 570: a part gets at most what is left, and none starts with
+# less than 20 s left, so the summary is printed inside a 10-minute command). The logs write the
+# long class path as $CP.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+kit=$(cd "$here/.." && pwd)
+out=${OUT:-$PWD/gpu-decode-out}
+mkdir -p "$out"
+tokens=${TOKENS:-256}
+budget=${BUDGET:-570}
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(selfcheck tests tiny poison llama torch sanitizer)
+export PYTHONUNBUFFERED=1
+
+java="$kit/jre/bin/java"
+cp="$(ls "$kit"/lib/*.jar | tr '\n' ':')$kit/cuda-jna/classes:$kit/cuda-jna/test-classes:$kit/examples/classes:$kit/examples/test-classes"
+# NVRTC and cuBLAS: the Java side searches the toolkit and pip layouts itself; naming the folders of
+# the python3 on $PATH here too makes the run independent of how that environment is found.
+libs=$(python3 - 2>/dev/null <<'PY'
+import importlib.util, os
+dirs = []
+spec = importlib.util.find_spec("nvidia")
+for base in (spec.submodule_search_locations if spec else []) or []:
+    for sub in ("cu13/lib", "cu12/lib", "cuda_nvrtc/lib", "cublas/lib"):
+        d = os.path.join(base, sub)
+        if os.path.isdir(d) and d not in dirs:
+            dirs.append(d)
+print(":".join(dirs))
+PY
+)
+# NVRTC's output is kept between the JVMs of the run: only the first compiles.
+jopts="-Dmlxarena.cuda.kernelCache=/tmp/mlxarena-kernel-cache ${JAVA_OPTS:-}"
+[ -n "$libs" ] && jopts="$jopts -Dmlxarena.cuda.libraryPath=$libs"
+# Each part's commands run under bash -c, so the programs are spelled out as strings.
+demo_cmd="\"$java\" $jopts -cp \"$cp\" dev.mlxarena.examples.demo.DecodeDemo --backend cuda --no-progress"
+junit_cmd="\"$java\" $jopts -jar \"$kit/console.jar\" execute --class-path \"$cp\" --details=tree --disable-banner --disable-ansi-colors"
+gpu_test=dev.mlxarena.examples.demo.GpuDecodeTest
+declare -A status
+
+# Runs one part with a time limit (cut to what is left of the budget), its output in $out/$1.txt
+# (appended), its status remembered.
+part() {
+  local name=$1 limit=$2
+  shift 2
+  local log="$out/$name.txt" t0=$SECONDS left=$((budget - SECONDS - 10))
+  if [ "$left" -lt 20 ]; then
+    echo "=== $name: skipped, ${left}s of the budget left" | tee -a "$log"
+    [ "${status[$name]:-0}" = 0 ] && status[$name]=skipped
+    return 0
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo "=== $name: ${*//"$cp"/\$CP} (limit ${limit}s)" | tee -a "$log"
+  timeout --kill-after=10 "$limit" bash -c "$*" >>"$log" 2>&1
+  local rc=$?
+  echo "=== $name: exit $rc after $((SECONDS - t0))s" | tee -a "$log"
+  [ "${status[$name]:-0}" = 0 ] && status[$name]=$rc
+  return 0
+}
+
+{
+  echo "run-gpu-decode.sh on $(hostname) at $(date -u +%FT%TZ)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1
+  nvcc --version 2>&1 | tail -1
+  python3 -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "CUDA", torch.version.cuda)' 2>&1
+  "$java" -version 2>&1 | head -1
+  echo "NVRTC and cuBLAS folders named to Java: ${libs:-none found by python3}"
+} > "$out/summary.txt"
+cat "$out/summary.txt"
+
+for p in "${parts[@]}"; do
+  case "$p" in
+    selfcheck)
+      part selfcheck 300 "$junit_cmd --select-class dev.mlxarena.examples.demo.DecodeKernelsSelfCheckTest" ;;
+    tests)
+      part tests 420 "$junit_cmd --scan-classpath \"$kit/cuda-jna/test-classes\" --include-classname '.*'" ;;
+    tiny)
+      part tiny 300 "$junit_cmd --select-method $gpu_test#tinyGpuTokensAndLogitsEqualTheHosts" \
+        "--select-method $gpu_test#tinyWithGroupedQueryAttentionAndTheOwnMatvecKernelEqualsTheHost"
+      part tiny 120 "$demo_cmd --model tiny --tokens 200 --compare" ;;
+    poison)
+      part poison 300 "$junit_cmd --select-method $gpu_test#everyAllocationModeLagAndPoisonGivesTheSameTokens" \
+        "--select-method $gpu_test#aBf16GroupedQueryModelDecodesTheSameInEveryMode"
+      part poison 120 "$demo_cmd --model tiny --tokens 200 --compare --poison" ;;
+    llama)
+      part llama 300 "$demo_cmd --model llama-1b --tokens $tokens --compare"
+      part llama 120 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --readback-lag 0"
+      part llama 120 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --matmul kernel" ;;
+    torch)
+      for m in llama-1b tiny; do
+        part torch 150 "python3 \"$here/torch_decode.py\" --model $m --tokens $tokens"
+        part torch 240 "PYTORCH_NO_CUDA_MEMORY_CACHING=1 python3 \"$here/torch_decode.py\" --model $m --tokens $tokens"
+      done ;;
+    sanitizer)
+      sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || echo compute-sanitizer)
+      part sanitizer 420 "\"$sanitizer\" --tool memcheck --target-processes all --print-limit 20 $demo_cmd --model tiny --tokens 8 --compare" ;;
+    *)
+      echo "unknown part '$p'" | tee -a "$out/summary.txt"; status[$p]=2 ;;
+  esac
+done
+
+# The summary: each part's status and the lines that matter.
+{
+  echo
+  echo "================ summary"
+  for p in "${parts[@]}"; do
+    log="$out/$p.txt"
+    case "${status[$p]:-?}" in
+      0) verdict=ok ;;
+      skipped) verdict="SKIPPED (out of time: run it alone)" ;;
+      *) verdict="FAILED (exit ${status[$p]:-?})" ;;
+    esac
+    printf '%-10s %s\n' "$p" "$verdict"
+    [ -f "$log" ] || continue
+    case "$p" in
+      selfcheck) grep -E 'FAILED|^kernel|^[a-z_ ]+ +(f32|bf16) |^[0-9]+ x [0-9]+ |^rows x cols|tests (successful|failed|skipped)' "$log" ;;
+      tests) grep -E '✘|tests (successful|failed|skipped)|MethodSource' "$log" | grep -v MethodSource | head -40 ;;
+      tiny|poison) grep -E 'tokens equal|every mode, lag|✘|tests (successful|failed|skipped)|^tokens \(checksum\)|^tokens per second|same tokens in every mode|^error' "$log" ;;
+      llama) grep -E '^mlx-arena demo|^startup|^tokens|^host time|^allocat|^  share|^peak|^weights|^one token|^fresh|^readback|^same tokens|^pooled:|^error|Exception' "$log" ;;
+      torch) grep -E '^GPU|^model|^tokens per second|^tensors allocated|^allocator|^peak|Error' "$log" ;;
+      sanitizer) grep -E 'ERROR SUMMARY|^tokens \(checksum\)|same tokens|Invalid|^error' "$log" ;;
+    esac | sed 's/^/    /'
+  done
+} | tee -a "$out/summary.txt"

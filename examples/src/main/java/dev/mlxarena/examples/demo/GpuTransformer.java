@@ -1,0 +1,184 @@
+package dev.mlxarena.examples.demo;
+
+import dev.mlxarena.Buffer;
+import dev.mlxarena.DType;
+import dev.mlxarena.cuda.CudaDevice;
+import dev.mlxarena.cuda.CudaStream;
+import dev.mlxarena.cuda.Cublas;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The demo transformer on the GPU: the function {@link TinyTransformer} computes on the CPU, as a
+ * sequence of kernels on one stream over device memory, in F32 or in BF16 (weights and
+ * activations; every kernel and product accumulates in fp32).
+ *
+ * <p>Weights live in owned buffers made on the GPU by the {@code init_uniform} kernel from {@link
+ * Weights}, so an F32 model has exactly the host model's weights. A step ({@link #forward}) reads
+ * its input token id from device memory and writes the next one there, allocating every op's
+ * output as a fresh buffer from its {@link GpuScratch}, the way an eager engine does: the host
+ * never needs a token before enqueuing the step that consumes it.
+ *
+ * <p>Matrix-vector products go through cuBLAS ({@link Cublas#matvec}) or, with no cuBLAS handle,
+ * through the project's own {@code matvec} kernel.
+ */
+final class GpuTransformer implements AutoCloseable {
+  final ModelConfig cfg;
+  final DType dtype;
+  private final GpuKernels k;
+  private final @Nullable Cublas blas;
+  private final List<Buffer> owned = new ArrayList<>();
+  private final Weights.Layout<Long> w;
+  private final long ropeCos;
+  private final long ropeSin;
+  private final float scale;
+  private @Nullable Consumer<float[]> logitsTap;
+
+  /**
+   * Makes the weights of {@code cfg} from {@code seed} on the GPU, enqueued on the kernels' stream
+   * (the caller synchronizes before timing anything).
+   */
+  GpuTransformer(CudaDevice device, GpuKernels kernels, @Nullable Cublas blas, ModelConfig cfg, long seed) {
+    this.cfg = cfg;
+    this.dtype = kernels.dtype;
+    this.k = kernels;
+    this.blas = blas;
+    this.scale = (float) (1.0 / Math.sqrt(cfg.headDim()));
+    this.w = Weights.layout(cfg, t -> random(device, seed, t), () -> ones(device, cfg.hidden()));
+    Rope rope = Rope.of(cfg.headDim(), cfg.context());
+    ropeCos = own(device.allocBuffer(4L * rope.cos.length, DType.F32, rope.cos.length).copyFrom(rope.cos));
+    ropeSin = own(device.allocBuffer(4L * rope.sin.length, DType.F32, rope.sin.length).copyFrom(rope.sin));
+  }
+
+  private long own(Buffer b) {
+    owned.add(b);
+    return b.nativeHandle();
+  }
+
+  private long random(CudaDevice device, long seed, Weights.Tensor t) {
+    long p = own(device.allocBuffer(t.count() * dtype.byteSize(), dtype, t.count()));
+    k.initUniform(p, t.count(), Weights.tensorSeed(seed, t.index()), t.scale());
+    return p;
+  }
+
+  private long ones(CudaDevice device, int n) {
+    long p = own(device.allocBuffer((long) n * dtype.byteSize(), dtype, n));
+    k.fill(p, n, 1f);
+    return p;
+  }
+
+  /** Bytes of the weights and rotary tables on the device. */
+  long weightBytes() {
+    return owned.stream().mapToLong(Buffer::byteLength).sum();
+  }
+
+  /** Hands every step's logits to {@code tap}, as floats; waits for the stream each step (tests). */
+  void tapLogits(@Nullable Consumer<float[]> tap) {
+    this.logitsTap = tap;
+  }
+
+  /** The session's KV cache on the device: per layer, rotated keys and values for every position. */
+  static final class KvCache implements AutoCloseable {
+    final long[] keys;
+    final long[] values;
+    private final List<Buffer> buffers = new ArrayList<>();
+
+    KvCache(CudaDevice device, ModelConfig cfg, DType dtype) {
+      keys = new long[cfg.layers()];
+      values = new long[cfg.layers()];
+      long n = (long) cfg.context() * cfg.kvDim();
+      for (int l = 0; l < cfg.layers(); l++) {
+        Buffer kb = device.allocBuffer(n * dtype.byteSize(), dtype, cfg.context(), cfg.kvDim());
+        buffers.add(kb);
+        Buffer vb = device.allocBuffer(n * dtype.byteSize(), dtype, cfg.context(), cfg.kvDim());
+        buffers.add(vb);
+        keys[l] = kb.nativeHandle();
+        values[l] = vb.nativeHandle();
+      }
+    }
+
+    @Override
+    public void close() {
+      buffers.forEach(Buffer::close);
+    }
+  }
+
+  /**
+   * Enqueues one decode step at {@code pos}: reads the token id at {@code tokenIds + 4 * pos} and
+   * writes the greedy next one at {@code tokenIds + 4 * (pos + 1)}.
+   */
+  void forward(int pos, long tokenIds, KvCache kv, GpuScratch s, CudaStream stream) {
+    if (pos >= cfg.context()) {
+      throw new IllegalStateException("position " + pos + " is past the " + cfg.context() + "-token context");
+    }
+    int h = cfg.hidden();
+    int kvd = cfg.kvDim();
+    int ffn = cfg.ffn();
+    int heads = cfg.heads();
+    int n = pos + 1;
+    long x = s.alloc(h, dtype);
+    k.embed(w.embed(), tokenIds + 4L * pos, x, h, cfg.vocab());
+    for (int l = 0; l < cfg.layers(); l++) {
+      Weights.Layer<Long> y = w.layers().get(l);
+      long xn = s.alloc(h, dtype);
+      k.rmsNorm(x, y.attnNorm(), xn, h, TinyTransformer.EPS);
+      long q = s.alloc(h, dtype);
+      long kk = s.alloc(kvd, dtype);
+      long v = s.alloc(kvd, dtype);
+      matvec(y.wq(), xn, q, h, h);
+      matvec(y.wk(), xn, kk, kvd, h);
+      matvec(y.wv(), xn, v, kvd, h);
+      long qr = s.alloc(h, dtype);
+      k.ropeStoreKv(q, kk, v, ropeCos, ropeSin, qr, kv.keys[l], kv.values[l], pos, heads, cfg.kvHeads(),
+          cfg.headDim());
+      long scores = s.alloc((long) heads * cfg.context(), DType.F32);
+      k.attentionScores(qr, kv.keys[l], scores, n, heads, cfg.kvHeads(), cfg.headDim(), cfg.context(), scale);
+      long probs = s.alloc((long) heads * cfg.context(), DType.F32);
+      k.softmax(scores, probs, n, cfg.context(), heads);
+      long attn = s.alloc(h, dtype);
+      k.attentionValues(probs, kv.values[l], attn, n, heads, cfg.kvHeads(), cfg.headDim(), cfg.context());
+      long o = s.alloc(h, dtype);
+      matvec(y.wo(), attn, o, h, h);
+      long x2 = s.alloc(h, dtype);
+      k.add(x, o, x2, h);
+      long xn2 = s.alloc(h, dtype);
+      k.rmsNorm(x2, y.ffnNorm(), xn2, h, TinyTransformer.EPS);
+      long gate = s.alloc(ffn, dtype);
+      long up = s.alloc(ffn, dtype);
+      matvec(y.wGate(), xn2, gate, ffn, h);
+      matvec(y.wUp(), xn2, up, ffn, h);
+      long act = s.alloc(ffn, dtype);
+      k.swiglu(gate, up, act, ffn);
+      long down = s.alloc(h, dtype);
+      matvec(y.wDown(), act, down, h, ffn);
+      long x3 = s.alloc(h, dtype);
+      k.add(x2, down, x3, h);
+      x = x3;
+    }
+    long xn = s.alloc(h, dtype);
+    k.rmsNorm(x, w.finalNorm(), xn, h, TinyTransformer.EPS);
+    long logits = s.alloc(cfg.vocab(), dtype);
+    matvec(w.lmHead(), xn, logits, cfg.vocab(), h);
+    k.argmax(logits, cfg.vocab(), tokenIds + 4L * (pos + 1));
+    Consumer<float[]> tap = logitsTap;
+    if (tap != null) {
+      tap.accept(GpuCopies.toFloats(stream, logits, cfg.vocab(), dtype));
+    }
+  }
+
+  private void matvec(long w, long x, long y, int rows, int cols) {
+    if (blas != null) {
+      blas.matvec(dtype, w, x, y, rows, cols);
+    } else {
+      k.matvec(w, x, y, rows, cols);
+    }
+  }
+
+  @Override
+  public void close() {
+    owned.forEach(Buffer::close);
+    owned.clear();
+  }
+}
