@@ -7,6 +7,7 @@ import dev.mlxarena.Device;
 import dev.mlxarena.DeviceBuffer;
 import dev.mlxarena.ResidencySet;
 import dev.mlxarena.TrackedDeviceBuffer;
+import java.nio.ByteBuffer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -14,7 +15,9 @@ import org.jspecify.annotations.Nullable;
  * sizes. Like Metal's recycled pages, a fresh allocation is not zeroed by the device (the pool
  * zero-fills it). It has no residency set.
  *
- * <p>Each buffer can be freed once; a second free throws instead of corrupting the C heap, so a
+ * <p>Each buffer can be freed once; a second free throws instead of corrupting the C heap, and
+ * every other use of a freed buffer ({@link #fillZero}, {@link #write}, {@link #read}, {@link
+ * #fillPattern}) throws instead of touching memory that may be unmapped or handed out again, so a
  * pool bug surfaces as an exception. Thread-safe.
  */
 public final class HostDevice implements Device {
@@ -80,6 +83,28 @@ public final class HostDevice implements Device {
           "zero-fill of [" + offset + ", +" + length + ") outside " + b.capacity() + " bytes");
     }
     new Pointer(b.address).setMemory(offset, length, (byte) 0);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * @throws IllegalStateException if {@code dst} was freed
+   * @throws IllegalArgumentException if another device allocated {@code dst}
+   */
+  @Override
+  public void write(DeviceBuffer dst, long dstOffset, ByteBuffer src) {
+    Device.super.write(own(dst), dstOffset, src);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * @throws IllegalStateException if {@code src} was freed
+   * @throws IllegalArgumentException if another device allocated {@code src}
+   */
+  @Override
+  public void read(DeviceBuffer src, long srcOffset, ByteBuffer dst) {
+    Device.super.read(own(src), srcOffset, dst);
   }
 
   @Override

@@ -3,15 +3,19 @@ package dev.mlxarena.reactive;
 import dev.mlxarena.PoolStats;
 import dev.mlxarena.Scope;
 import java.time.Duration;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.FluxSink;
 import reactor.core.publisher.Operators;
+import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Scheduler;
-import reactor.core.scheduler.Schedulers;
 import reactor.util.context.Context;
 
 /**
@@ -19,8 +23,8 @@ import reactor.util.context.Context;
  *
  * <h2>The closing state</h2>
  * {@code phase} is IDLE between steps, STEPPING while a step runs, CLOSED once the loop has ended.
- * Exactly one party moves it to CLOSED and so runs the cleanup (session close, scheduler
- * disposal), always with a compare-and-set from IDLE:
+ * Exactly one party moves it to CLOSED and so runs the cleanup (session close, the terminal signal,
+ * releasing the step thread, then {@code closed}), always with a compare-and-set from IDLE:
  * <ul>
  *   <li>a cancel marks {@code cancelled} and tries IDLE to CLOSED; if a step is running that fails,
  *       and the step thread, on finishing (its token scope already closed), sees {@code
@@ -31,19 +35,36 @@ import reactor.util.context.Context;
  * and no cleanup runs during a step.
  *
  * <p>Demand: requests accumulate in {@code requested}; {@code wip} makes sure one drain task at a
- * time runs on the scheduler, stepping while there is demand.
+ * time runs on the executor, stepping while there is demand.
+ *
+ * <p>The step thread: a user's {@link Scheduler} is only borrowed. Without one, each subscription
+ * gets a daemon thread of its own, released with {@link ExecutorService#shutdown()}: it
+ * interrupts nobody (the cleanup may be running on that very thread, and the callbacks of {@code
+ * closed} run after it) and leaves no helper thread behind, so the JVM can exit as soon as {@code
+ * main} returns.
  */
 final class DecodeDriver<S, T, O> {
   private static final int IDLE = 0;
   private static final int STEPPING = 1;
   private static final int CLOSED = 2;
 
+  private static final AtomicLong THREAD_NUMBER = new AtomicLong();
+
+  /** Daemon threads, as Reactor's own are: a loop still running does not keep the JVM alive. */
+  private static final ThreadFactory STEP_THREADS =
+      task -> {
+        Thread t = new Thread(task, "mlx-arena-decode-" + THREAD_NUMBER.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+      };
+
   private final DecodeLoop<S, T> loop;
   private final FluxSink<O> sink;
   private final boolean events;
   private final Function<TokenEvent<T>, O> output;
-  private final Scheduler scheduler;
-  private final boolean ownScheduler;
+  private final Sinks.@Nullable Empty<Void> closed;
+  private final Executor executor;
+  private final @Nullable ExecutorService ownThread;
 
   private final AtomicInteger phase = new AtomicInteger(IDLE);
   private final AtomicLong requested = new AtomicLong();
@@ -55,18 +76,28 @@ final class DecodeDriver<S, T, O> {
   private @Nullable S state;
   private long index;
 
+  /**
+   * One subscription, signalling {@code closed} (when given) once its cleanup is done: empty, or
+   * after a cancel with the failure of closing, which then goes nowhere else.
+   */
   DecodeDriver(
-      DecodeLoop<S, T> loop, FluxSink<O> sink, boolean events, Function<TokenEvent<T>, O> output) {
+      DecodeLoop<S, T> loop,
+      FluxSink<O> sink,
+      boolean events,
+      Function<TokenEvent<T>, O> output,
+      Sinks.@Nullable Empty<Void> closed) {
     this.loop = loop;
     this.sink = sink;
     this.events = events;
     this.output = output;
+    this.closed = closed;
     if (loop.scheduler != null) {
-      this.scheduler = loop.scheduler.get();
-      this.ownScheduler = false;
+      Scheduler borrowed = loop.scheduler.get();
+      this.executor = task -> borrowed.schedule(task);
+      this.ownThread = null;
     } else {
-      this.scheduler = Schedulers.newSingle("mlx-arena-decode", true);
-      this.ownScheduler = true;
+      this.ownThread = Executors.newSingleThreadExecutor(STEP_THREADS);
+      this.executor = ownThread;
     }
   }
 
@@ -92,7 +123,7 @@ final class DecodeDriver<S, T, O> {
       return;
     }
     try {
-      scheduler.schedule(this::drainLoop);
+      executor.execute(this::drainLoop);
     } catch (RejectedExecutionException e) {
       if (phase.compareAndSet(IDLE, CLOSED)) {
         cleanup(e, false);
@@ -188,22 +219,35 @@ final class DecodeDriver<S, T, O> {
 
   private static final PoolStats EMPTY = PoolStats.empty();
 
-  /** Ends the loop: closes the session, signals the subscriber unless cancelled, frees the thread. */
+  /**
+   * Ends the loop: closes the session, signals the subscriber unless cancelled, releases the step
+   * thread, and last signals {@code closed}, whatever the subscriber's callbacks did.
+   */
   private void cleanup(@Nullable Throwable failure, boolean afterCancel) {
     Session s = session;
     session = null;
     Throwable f = s == null ? failure : s.close(failure);
-    if (afterCancel) {
-      if (f != null) {
-        Operators.onErrorDropped(f, Context.of(sink.contextView()));
+    try {
+      if (afterCancel) {
+        if (f != null && closed == null) {
+          Operators.onErrorDropped(f, Context.of(sink.contextView()));
+        }
+      } else if (f != null) {
+        sink.error(f);
+      } else {
+        sink.complete();
       }
-    } else if (f != null) {
-      sink.error(f);
-    } else {
-      sink.complete();
-    }
-    if (ownScheduler) {
-      scheduler.disposeGracefully().subscribe(null, e -> {});
+    } finally {
+      if (ownThread != null) {
+        ownThread.shutdown();
+      }
+      if (closed != null) {
+        if (afterCancel && f != null) {
+          closed.tryEmitError(f);
+        } else {
+          closed.tryEmitEmpty();
+        }
+      }
     }
   }
 }

@@ -4,11 +4,14 @@ import dev.mlxarena.BufferPool;
 import dev.mlxarena.DeviceStream;
 import dev.mlxarena.Scope;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiPredicate;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Scheduler;
 
 /**
@@ -33,8 +36,10 @@ import reactor.core.scheduler.Scheduler;
  * <ul>
  *   <li><b>Demand drives generation:</b> a step runs only for a token the subscriber requested;
  *       {@code request(1)} runs exactly one step.
- *   <li><b>Steps run on the loop's scheduler</b> (by default a dedicated single thread per
- *       subscription, since a step may block on the GPU), one at a time.
+ *   <li><b>Steps run on the loop's scheduler</b> (by default a dedicated daemon thread per
+ *       subscription, since a step may block on the GPU), one at a time. The default thread is
+ *       released when the loop ends and leaves nothing behind: a program exits as soon as its
+ *       {@code main} returns.
  *   <li><b>Cancel is safe from any thread:</b> a cancel that arrives while a step is running does
  *       not recycle that step's buffers under it. The step finishes, its scope closes on the step
  *       thread, and only then does the session close; no later allocation can alias memory the
@@ -47,6 +52,35 @@ import reactor.core.scheduler.Scheduler;
  * </ul>
  * A {@code DecodeLoop} is a reusable description: every subscription runs its own loop with its own
  * session.
+ *
+ * <h2>Knowing when the cleanup is done</h2>
+ * On completion and on error the terminal signal of {@link #run()} and {@link #events()} comes
+ * after the session has closed, so {@code onComplete} and {@code onError} already mean "cleaned
+ * up". A cancel is different: {@code dispose()} returns at once, and when a step is running, the
+ * cleanup happens later, on the step thread, with no signal to anyone (Reactive Streams sends
+ * nothing after a cancel). Code that must wait for it, to close the pool or to check that every
+ * buffer is back, takes a {@link Run}: one subscription's {@link Run#flux() flux} paired with its
+ * {@link Run#whenClosed() whenClosed}, a {@code Mono<Void>} that completes once every token scope
+ * and the session of that subscription have closed, however it ended.
+ *
+ * <pre>{@code
+ * DecodeLoop.Run<Integer> run = loop.newRun();
+ * Disposable d = run.flux().subscribe(this::emit);
+ * // ...
+ * d.dispose();                 // returns at once; a running step finishes first
+ * run.whenClosed().block();    // every token scope and the session have closed
+ * pool.close();
+ * }</pre>
+ *
+ * From Kotlin: {@code run.flux().asFlow().take(8).toList()} then {@code
+ * run.whenClosed().awaitSingleOrNull()}; from code built on futures, {@code
+ * run.whenClosed().toFuture()}.
+ *
+ * <p>Why a handle and not a method on the loop: the loop is a description that any number of
+ * subscriptions run, each with its own session, thread and cleanup, so "closed" belongs to one
+ * subscription. A {@code Run} is that subscription made nameable before it starts; its flux may
+ * be subscribed once. {@link #run()} and {@link #events()} stay plain, reusable {@code Flux}es
+ * for code that only needs the tokens.
  *
  * @param <S> the decoder state
  * @param <T> the token type
@@ -80,14 +114,76 @@ public final class DecodeLoop<S, T> {
     return new Builder<>(pool, step);
   }
 
-  /** The tokens, one per step. */
+  /** The tokens, one per step; each subscription runs the loop afresh. */
   public Flux<T> run() {
-    return Flux.create(sink -> new DecodeDriver<>(this, sink, false, TokenEvent::token).start());
+    return Flux.create(sink -> new DecodeDriver<>(this, sink, false, TokenEvent::token, null).start());
   }
 
   /** The tokens with their index, step time and the pool's per-token statistics. */
   public Flux<TokenEvent<T>> events() {
-    return Flux.create(sink -> new DecodeDriver<>(this, sink, true, e -> e).start());
+    return Flux.create(sink -> new DecodeDriver<>(this, sink, true, e -> e, null).start());
+  }
+
+  /** One run of the tokens, as {@link #run()} gives them, whose cleanup can be awaited. */
+  public Run<T> newRun() {
+    return new Run<>(this, false, TokenEvent::token);
+  }
+
+  /** One run of the events, as {@link #events()} gives them, whose cleanup can be awaited. */
+  public Run<TokenEvent<T>> newEventsRun() {
+    return new Run<>(this, true, e -> e);
+  }
+
+  /**
+   * One subscription of a {@link DecodeLoop}, named before it starts: its {@link #flux()} and a
+   * {@link #whenClosed()} signal that completes once that subscription has cleaned up.
+   *
+   * @param <O> what the flux emits: tokens, or {@link TokenEvent}s
+   */
+  public static final class Run<O> {
+    private final Flux<O> flux;
+    private final Sinks.Empty<Void> closed = Sinks.empty();
+    private final AtomicBoolean subscribed = new AtomicBoolean();
+
+    private <S, T> Run(DecodeLoop<S, T> loop, boolean events, Function<TokenEvent<T>, O> output) {
+      this.flux =
+          Flux.create(
+              sink -> {
+                if (!subscribed.compareAndSet(false, true)) {
+                  sink.error(
+                      new IllegalStateException(
+                          "a DecodeLoop.Run is subscribed once; DecodeLoop.run() and events()"
+                              + " give a Flux that may be subscribed again"));
+                  return;
+                }
+                new DecodeDriver<>(loop, sink, events, output, closed).start();
+              });
+    }
+
+    /**
+     * The tokens (or events) of this run. It may be subscribed once; a second subscriber gets
+     * {@link IllegalStateException}.
+     */
+    public Flux<O> flux() {
+      return flux;
+    }
+
+    /**
+     * Completes once the subscription to {@link #flux()} has ended, by completion, error or
+     * cancel, and its cleanup is done: every token scope and the session have closed (owned
+     * resources, then the session scope), so every buffer the run took is back in the pool, and
+     * the run's default thread has been released. It completes after the flux's own terminal
+     * signal.
+     *
+     * <p>It fails only after a cancel, with the exception closing the session threw, which then
+     * reaches no one else (after completion or an error, the flux's {@code onError} carries it).
+     * It waits for the flux to be subscribed: a run never subscribed never closes (mind operators
+     * that complete without subscribing upstream, {@code take(0)} for one). Any number of
+     * subscribers may wait on it, before or after the end; late ones get the outcome at once.
+     */
+    public Mono<Void> whenClosed() {
+      return closed.asMono();
+    }
   }
 
   /** Builds a {@link DecodeLoop}. */
@@ -143,7 +239,7 @@ public final class DecodeLoop<S, T> {
 
     /**
      * Runs steps on schedulers from {@code supplier} (called once per subscription; the loop does
-     * not dispose them). By default each subscription gets a dedicated single thread, disposed
+     * not dispose them). By default each subscription gets a dedicated daemon thread, released
      * when it ends.
      */
     public Builder<S, T> scheduler(Supplier<Scheduler> supplier) {

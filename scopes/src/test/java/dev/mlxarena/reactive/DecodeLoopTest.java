@@ -14,11 +14,13 @@ import dev.mlxarena.PoolInvariants;
 import dev.mlxarena.Scope;
 import dev.mlxarena.testing.TestDevice;
 import java.io.IOException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -26,21 +28,30 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.reactivestreams.Subscription;
 import reactor.core.Disposable;
+import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.Hooks;
+import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
 import reactor.test.StepVerifier;
 
+/**
+ * The loop's contract. No test waits on time: runs that may end on another thread are awaited
+ * through {@link DecodeLoop.Run#whenClosed()}, and demand is checked on a scheduler the test
+ * drives by hand. The class timeout only stops a hang.
+ */
 @ExtendWith(PoolInvariants.class)
-@Timeout(60)
+@Timeout(120)
 class DecodeLoopTest {
   private TestDevice device;
   private BufferPool pool;
   private final AtomicInteger steps = new AtomicInteger();
   private final AtomicInteger sessionsOpened = new AtomicInteger();
   private final AtomicInteger sessionsClosed = new AtomicInteger();
-  private final CountDownLatch sessionClosed = new CountDownLatch(1);
+  private final List<DecodeLoop.Run<?>> runs = new ArrayList<>();
 
   @BeforeEach
   void setUp() {
@@ -49,13 +60,23 @@ class DecodeLoopTest {
   }
 
   @AfterEach
-  void settle() throws InterruptedException {
-    // A cancelled loop cleans up on its own thread; wait for it before the invariants check.
-    if (sessionsOpened.get() > 0) {
-      assertTrue(sessionClosed.await(10, TimeUnit.SECONDS), "the session never closed");
+  void settle() {
+    // A cancelled loop may clean up on its own thread: wait for every run before checking.
+    for (DecodeLoop.Run<?> run : runs) {
+      run.whenClosed().onErrorResume(e -> Mono.empty()).block();
     }
     assertEquals(sessionsOpened.get(), sessionsClosed.get(), "every session closes exactly once");
     assertEquals(0, pool.inUseCount(), "every buffer the loop took is back in the pool");
+  }
+
+  /** A run of {@code loop} that {@link #settle} waits for. */
+  private <O> DecodeLoop.Run<O> track(DecodeLoop.Run<O> run) {
+    runs.add(run);
+    return run;
+  }
+
+  private Flux<Integer> tokens(DecodeLoop<State, Integer> loop) {
+    return track(loop.newRun()).flux();
   }
 
   /** A state that counts: the position and a session buffer, closed through the session. */
@@ -63,11 +84,20 @@ class DecodeLoopTest {
 
   private State open(Session session) {
     sessionsOpened.incrementAndGet();
-    session.own(() -> {
-      sessionsClosed.incrementAndGet();
-      sessionClosed.countDown();
-    });
+    session.own(sessionsClosed::incrementAndGet);
     return new State(0, session.scope().alloc(256, DType.F32));
+  }
+
+  /** {@code builder} with a session that owns a resource whose close throws {@code message}. */
+  private DecodeLoop.Builder<State, Integer> failingToClose(
+      DecodeLoop.Builder<State, Integer> builder, String message) {
+    return builder.initialState(
+        session -> {
+          session.own(() -> {
+            throw new IOException(message);
+          });
+          return open(session);
+        });
   }
 
   private Step<State, Integer> step(Scope token, State s) {
@@ -91,6 +121,8 @@ class DecodeLoopTest {
         .hasNotDroppedElements()
         .hasNotDroppedErrors();
     assertEquals(5, steps.get());
+    assertEquals(1, sessionsClosed.get(), "the session closed before onComplete");
+    assertEquals(0, pool.inUseCount(), "and every buffer was back");
   }
 
   @Test
@@ -126,21 +158,46 @@ class DecodeLoopTest {
     assertEquals(1, pool.stats().freshAllocations() - 1, "later tokens reuse the first one's buffer");
   }
 
+  /** Tasks queued by a scheduler that runs nothing until the test pumps it, on the test thread. */
+  private final Queue<Runnable> queued = new ConcurrentLinkedQueue<>();
+
+  private void runQueuedTasks() {
+    for (Runnable task; (task = queued.poll()) != null; ) {
+      task.run();
+    }
+  }
+
   @Test
-  void requestOfOneRunsExactlyOneStep() throws InterruptedException {
-    StepVerifier.create(loop().maxTokens(10).build().run(), 0)
-        .expectSubscription()
-        .then(() -> assertEquals(0, steps.get(), "no step before demand"))
-        .thenRequest(1)
-        .expectNext(0)
-        .thenAwait(Duration.ofMillis(50))
-        .then(() -> assertEquals(1, steps.get(), "no step ahead of demand"))
-        .thenRequest(2)
-        .expectNext(1, 2)
-        .thenAwait(Duration.ofMillis(50))
-        .then(() -> assertEquals(3, steps.get()))
-        .thenCancel()
-        .verify();
+  void requestOfOneRunsExactlyOneStep() {
+    Scheduler byHand = Schedulers.fromExecutor(queued::add);
+    DecodeLoop.Run<Integer> run = track(loop().scheduler(byHand).maxTokens(10).build().newRun());
+    List<Integer> received = new ArrayList<>();
+    BaseSubscriber<Integer> subscriber =
+        new BaseSubscriber<>() {
+          @Override
+          protected void hookOnSubscribe(Subscription s) {} // no demand yet
+
+          @Override
+          protected void hookOnNext(Integer token) {
+            received.add(token);
+          }
+        };
+    run.flux().subscribe(subscriber);
+    runQueuedTasks();
+    assertEquals(0, steps.get(), "no step before demand");
+    subscriber.request(1);
+    runQueuedTasks();
+    assertEquals(List.of(0), received);
+    assertEquals(1, steps.get(), "no step ahead of demand");
+    subscriber.request(2);
+    runQueuedTasks();
+    assertEquals(List.of(0, 1, 2), received);
+    assertEquals(3, steps.get(), "no step ahead of demand");
+    subscriber.cancel();
+    runQueuedTasks();
+    assertEquals(3, steps.get());
+    run.whenClosed().block();
+    assertEquals(1, sessionsClosed.get());
   }
 
   @Test
@@ -169,16 +226,11 @@ class DecodeLoopTest {
   void anErrorWhileClosingIsSuppressedIntoTheStepError() {
     IllegalStateException boom = new IllegalStateException("step failed");
     DecodeLoop<State, Integer> l =
-        DecodeLoop.<State, Integer>builder(pool, (token, s) -> {
-              throw boom;
-            })
-            .initialState(
-                session -> {
-                  session.own(() -> {
-                    throw new IOException("kv cache close failed");
-                  });
-                  return open(session);
-                })
+        failingToClose(
+                DecodeLoop.builder(pool, (token, s) -> {
+                  throw boom;
+                }),
+                "kv cache close failed")
             .build();
     StepVerifier.create(l.run())
         .expectErrorSatisfies(
@@ -192,17 +244,7 @@ class DecodeLoopTest {
 
   @Test
   void anErrorWhileClosingAfterCompletionBecomesTheError() {
-    DecodeLoop<State, Integer> l =
-        loop()
-            .initialState(
-                session -> {
-                  session.own(() -> {
-                    throw new IOException("close failed");
-                  });
-                  return open(session);
-                })
-            .maxTokens(2)
-            .build();
+    DecodeLoop<State, Integer> l = failingToClose(loop(), "close failed").maxTokens(2).build();
     StepVerifier.create(l.run())
         .expectNext(0, 1)
         .expectErrorMessage("close failed")
@@ -211,14 +253,31 @@ class DecodeLoopTest {
 
   @Test
   void cancelBeforeTheFirstStepRunsNothing() {
-    StepVerifier.create(loop().build().run(), 0).thenCancel().verify();
+    DecodeLoop.Run<Integer> run = track(loop().build().newRun());
+    StepVerifier.create(run.flux(), 0).thenCancel().verify();
+    run.whenClosed().block();
     assertEquals(0, steps.get());
     assertEquals(0, sessionsOpened.get(), "the session opens with the first step");
   }
 
   @Test
+  void aCancelDuringSubscribeStillCloses() {
+    DecodeLoop.Run<Integer> run = track(loop().build().newRun());
+    run.flux()
+        .subscribe(
+            new BaseSubscriber<Integer>() {
+              @Override
+              protected void hookOnSubscribe(Subscription s) {
+                s.cancel(); // before the loop has registered for the cancel
+              }
+            });
+    run.whenClosed().block();
+    assertEquals(0, steps.get());
+  }
+
+  @Test
   void cancelMidStreamClosesEverything() {
-    StepVerifier.create(loop().build().run().take(3)).expectNext(0, 1, 2).verifyComplete();
+    StepVerifier.create(tokens(loop().build()).take(3)).expectNext(0, 1, 2).verifyComplete();
   }
 
   @Test
@@ -252,8 +311,13 @@ class DecodeLoopTest {
                 })
             .initialState(this::open)
             .build();
-    Disposable d = l.run().subscribe();
-    assertTrue(inStep.await(5, TimeUnit.SECONDS));
+    DecodeLoop.Run<Integer> run = track(l.newRun());
+    // Read on the thread that signals, at the moment it signals: what it sees is what the signal
+    // promises, whatever the scheduling.
+    CompletableFuture<Integer> inUseWhenClosed =
+        run.whenClosed().then(Mono.fromCallable(pool::inUseCount)).toFuture();
+    Disposable d = run.flux().subscribe();
+    inStep.await();
     d.dispose(); // cancel on this thread while the step is mid-write
     assertTrue(held.get().isValid(), "the step's buffers must stay live until it returns");
     List<Buffer> others = new ArrayList<>();
@@ -265,7 +329,9 @@ class DecodeLoopTest {
         others.add(o);
       }
       release.countDown();
-      assertTrue(sessionClosed.await(5, TimeUnit.SECONDS));
+      run.whenClosed().block(); // the step returned, its token scope and the session closed
+      assertEquals(1, sessionsClosed.get());
+      assertEquals(8, inUseWhenClosed.join(), "closed: only the other scope's buffers were in use");
     }
     assertFalse(held.get().isValid(), "recycled once the step returned");
     assertEquals(null, stepFailure.get());
@@ -318,9 +384,116 @@ class DecodeLoopTest {
   @Test
   void eachSubscriptionRunsItsOwnSession() {
     DecodeLoop<State, Integer> l = loop().maxTokens(2).build();
-    List<Integer> all = Flux.merge(l.run(), l.run()).collectList().block(Duration.ofSeconds(10));
+    List<Integer> all = Flux.merge(l.run(), l.run()).collectList().block();
     assertEquals(4, all.size());
     assertEquals(2, sessionsOpened.get());
+  }
+
+  @Test
+  void whenClosedCompletesAfterTheFluxTerminalSignal() {
+    DecodeLoop.Run<Integer> run = track(loop().maxTokens(3).build().newRun());
+    List<String> order = new CopyOnWriteArrayList<>();
+    CompletableFuture<Void> closed =
+        run.whenClosed()
+            .doOnSuccess(v -> order.add("closed, " + pool.inUseCount() + " in use"))
+            .toFuture();
+    List<Integer> all =
+        run.flux().doOnComplete(() -> order.add("complete")).collectList().block();
+    closed.join();
+    assertEquals(List.of(0, 1, 2), all);
+    assertEquals(List.of("complete", "closed, 0 in use"), order);
+  }
+
+  @Test
+  void whenClosedCompletesEmptyAfterAStepError() {
+    DecodeLoop<State, Integer> l =
+        DecodeLoop.<State, Integer>builder(pool, (token, s) -> {
+              token.alloc(64, DType.U8);
+              throw new IllegalStateException("step failed");
+            })
+            .initialState(this::open)
+            .build();
+    DecodeLoop.Run<Integer> run = track(l.newRun());
+    StepVerifier.create(run.flux()).verifyErrorMessage("step failed");
+    StepVerifier.create(run.whenClosed()).verifyComplete(); // the flux carried the failure
+  }
+
+  @Test
+  void aFailureClosingAfterACancelFailsWhenClosedAndIsNotDropped() {
+    List<Throwable> dropped = new CopyOnWriteArrayList<>();
+    Hooks.onErrorDropped(dropped::add);
+    try {
+      DecodeLoop<State, Integer> l = failingToClose(loop(), "kv cache close failed").build();
+      DecodeLoop.Run<Integer> run = track(l.newRun());
+      StepVerifier.create(run.flux().take(2)).expectNext(0, 1).verifyComplete();
+      StepVerifier.create(run.whenClosed()).verifyErrorMessage("kv cache close failed");
+      assertEquals(List.of(), dropped, "reported once, through whenClosed");
+    } finally {
+      Hooks.resetOnErrorDropped();
+    }
+  }
+
+  @Test
+  void withoutARunAFailureClosingAfterACancelGoesToTheDroppedHook() {
+    List<Throwable> dropped = new CopyOnWriteArrayList<>();
+    Hooks.onErrorDropped(dropped::add);
+    try {
+      DecodeLoop<State, Integer> l = failingToClose(loop(), "kv cache close failed").build();
+      // take cancels from within onNext on the step thread, while no step runs: the cleanup is
+      // done on that thread before take's onComplete.
+      StepVerifier.create(l.run().take(1)).expectNext(0).verifyComplete();
+      assertEquals(1, dropped.size());
+      assertEquals("kv cache close failed", dropped.get(0).getMessage());
+    } finally {
+      Hooks.resetOnErrorDropped();
+    }
+  }
+
+  @Test
+  void aRunIsSubscribedOnce() {
+    DecodeLoop.Run<Integer> run = track(loop().maxTokens(1).build().newRun());
+    StepVerifier.create(run.flux()).expectNext(0).verifyComplete();
+    StepVerifier.create(run.flux())
+        .expectErrorSatisfies(
+            e -> {
+              assertTrue(e instanceof IllegalStateException, e.toString());
+              assertTrue(e.getMessage().contains("subscribed once"), e.getMessage());
+            })
+        .verify();
+    run.whenClosed().block();
+    assertEquals(1, sessionsOpened.get(), "the refused subscription ran nothing");
+  }
+
+  @Test
+  void anEventsRunClosesToo() {
+    DecodeLoop.Run<TokenEvent<Integer>> run = track(loop().build().newEventsRun());
+    StepVerifier.create(run.flux().take(2))
+        .assertNext(e -> assertEquals(0, e.index()))
+        .assertNext(e -> assertEquals(1, e.index()))
+        .verifyComplete();
+    run.whenClosed().block();
+    assertEquals(1, sessionsClosed.get());
+  }
+
+  @Test
+  void theDefaultStepThreadIsADaemonAndEndsWithTheLoop() throws InterruptedException {
+    AtomicReference<Thread> stepThread = new AtomicReference<>();
+    DecodeLoop<State, Integer> l =
+        DecodeLoop.<State, Integer>builder(
+                pool,
+                (token, s) -> {
+                  stepThread.set(Thread.currentThread());
+                  return step(token, s);
+                })
+            .initialState(this::open)
+            .maxTokens(2)
+            .build();
+    DecodeLoop.Run<Integer> run = track(l.newRun());
+    StepVerifier.create(run.flux()).expectNext(0, 1).verifyComplete();
+    run.whenClosed().block();
+    Thread t = stepThread.get();
+    assertTrue(t.isDaemon(), t + " must not keep the JVM alive");
+    t.join(); // released, not parked: it ends once the cleanup returns (a hang here is the bug)
   }
 
   @Test

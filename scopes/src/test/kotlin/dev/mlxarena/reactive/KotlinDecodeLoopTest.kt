@@ -3,8 +3,10 @@ package dev.mlxarena.reactive
 import dev.mlxarena.BufferPool
 import dev.mlxarena.DType
 import dev.mlxarena.host.HostDevice
+import kotlinx.coroutines.flow.take
 import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.reactive.asFlow
+import kotlinx.coroutines.reactor.awaitSingleOrNull
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -39,6 +41,22 @@ class KotlinDecodeLoopTest {
                 assertEquals(1L, events.last().poolDelta.reuseHits)
                 assertEquals(0, pool.inUseCount())
                 assertEquals(0L, pool.stats().activeBytes)
+
+                // A flow cut short cancels the loop; whenClosed says when its cleanup is done.
+                val endless = DecodeLoop.builder<Int, Int>(pool) { token, state ->
+                    token.alloc(64, DType.U8)
+                    Step.of(state + 1, state)
+                }
+                    .initialState { session -> session.scope().alloc(16, DType.F32); 0 }
+                    .build()
+                val run = endless.newRun()
+                val firstThree = runBlocking {
+                    val tokens = run.flux().asFlow().take(3).toList()
+                    run.whenClosed().awaitSingleOrNull()
+                    tokens
+                }
+                assertEquals(listOf(0, 1, 2), firstThree)
+                assertEquals(0, pool.inUseCount(), "the session scope closed too")
             }
         }
     }
