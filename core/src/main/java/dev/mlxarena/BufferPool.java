@@ -1,5 +1,8 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.ResidencySet;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
@@ -69,6 +72,10 @@ public final class BufferPool implements AutoCloseable {
   final BucketPolicy policy;
   final @Nullable ResidencySet residency;
   private final PoolLock lock = new PoolLock();
+  /** Where {@link Buffer#close()} of this pool's handles lands: {@link #closeHandle}. */
+  final Block.Recycler handles = this::closeHandle;
+  /** What owned buffers registered here call when they are freed: {@link #forgetExternal}. */
+  private final OwnedBuffer.Registrar registrar = this::forgetExternal;
 
   // Everything below is guarded by lock.
   final FreeLists free;
@@ -202,7 +209,7 @@ public final class BufferPool implements AutoCloseable {
         s.openedAt = new Throwable("scope opened here");
       }
       if (watched) {
-        LeakTracker.watch(handle, s);
+        LeakTracker.watchScope(handle, device.name(), s.openedAt, () -> closeLeaked(s));
       }
       return handle;
     } finally {
@@ -249,6 +256,12 @@ public final class BufferPool implements AutoCloseable {
     }
   }
 
+  private boolean closeLeaked(ScopeState scope) {
+    boolean open = scope.isOpen();
+    closeScope(scope, null);
+    return open;
+  }
+
   private void unlink(ScopeState s) {
     if (s.prev != null) {
       s.prev.next = s.next;
@@ -278,7 +291,7 @@ public final class BufferPool implements AutoCloseable {
     int kept = 0;
     for (int i = 0, n = scope.count; i < n; i++) {
       Block b = bs[i];
-      if (b.generation() == gs[i]) {
+      if (b.generationPlain() == gs[i]) {
         kill(b, why);
         bucketLastUse[b.bucket] = tick;
         b.state = Block.FREE;
@@ -322,7 +335,7 @@ public final class BufferPool implements AutoCloseable {
     List<Block> held = new ArrayList<>();
     for (int i = 0, n = scope.count; i < n; i++) {
       Block b = bs[i];
-      if (b.generation() == gs[i]) {
+      if (b.generationPlain() == gs[i]) {
         defer(b, Block.DEATH_SCOPE_CLOSED);
         held.add(b);
       }
@@ -693,7 +706,7 @@ public final class BufferPool implements AutoCloseable {
       }
     }
 
-    Block b = new Block(device, raw, this, bucket, capacity);
+    Block b = new Block(device, raw, handles, bucket, capacity);
     try {
       if (PlantedFault.active != PlantedFault.FRESH_NOT_ZEROED) {
         device.fillZero(raw, 0, capacity);
@@ -740,7 +753,7 @@ public final class BufferPool implements AutoCloseable {
       peakActiveBytes = activeBytes;
     }
     allocations++;
-    long generation = b.generation();
+    long generation = b.generationPlain();
     scope.track(b, generation);
     return new Buffer(b, generation);
   }
@@ -777,7 +790,7 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       ensureOpen();
-      if (b.generation() != buffer.generation) {
+      if (b.generationPlain() != buffer.generation) {
         throw buffer.staleException();
       }
       recycle(b, Block.DEATH_RELEASED);
@@ -801,7 +814,7 @@ public final class BufferPool implements AutoCloseable {
     lock.lock();
     try {
       ensureOpen();
-      if (b.generation() != buffer.generation) {
+      if (b.generationPlain() != buffer.generation) {
         throw buffer.staleException();
       }
       notePeak();
@@ -845,11 +858,10 @@ public final class BufferPool implements AutoCloseable {
   }
 
   /** {@link Buffer#close()} of a pooled handle: like release, but a stale handle is a no-op. */
-  void closeHandle(Buffer buffer) {
-    Block b = buffer.block;
+  private void closeHandle(Block b, long generation) {
     lock.lock();
     try {
-      if (!closed && b.generation() == buffer.generation && b.state == Block.LIVE) {
+      if (!closed && b.generationPlain() == generation && b.state == Block.LIVE) {
         recycle(b, Block.DEATH_CLOSED);
         enforceCacheLimit();
       }
@@ -900,10 +912,10 @@ public final class BufferPool implements AutoCloseable {
     if (!buffer.isValid()) {
       throw buffer.staleException();
     }
-    if (b.pool != null) {
+    if (!(b.recycler instanceof OwnedBuffer owner)) {
       throw new IllegalArgumentException(
           "registerExisting takes owned buffers (Device.allocBuffer or adopt); " + buffer
-              + " is pooled" + (b.pool == this ? " by this pool" : " by another pool"));
+              + " is pooled" + (b.recycler == handles ? " by this pool" : " by another pool"));
     }
     if (b.device != device) {
       throw new IllegalArgumentException(
@@ -914,27 +926,20 @@ public final class BufferPool implements AutoCloseable {
     try {
       ensureOpen();
       synchronized (b) {
-        if (b.generation() != buffer.generation) {
+        if (b.generationAcquire() != buffer.generation) {
           throw buffer.staleException();
         }
         if (external.containsKey(b)) {
           return;
         }
-        boolean add = residency != null && !b.ownResidency && !residency.contains(b.raw);
+        boolean add = residency != null && !owner.ownResidency && !residency.contains(b.raw);
         if (add) {
           residency.add(b.raw);
           residencyAdds++;
           commitResidency();
         }
         external.put(b, add);
-        BufferPool[] pools = b.registeredWith;
-        if (pools == null) {
-          b.registeredWith = new BufferPool[] {this};
-        } else {
-          BufferPool[] grown = Arrays.copyOf(pools, pools.length + 1);
-          grown[pools.length] = this;
-          b.registeredWith = grown;
-        }
+        owner.addRegistrar(registrar);
       }
     } finally {
       lock.unlock();
@@ -952,7 +957,7 @@ public final class BufferPool implements AutoCloseable {
   }
 
   /** Called by an owned buffer's close, before the memory is freed. */
-  void forgetExternal(Block b) {
+  private void forgetExternal(Block b) {
     lock.lock();
     try {
       Boolean added = external.remove(b);
@@ -1053,7 +1058,7 @@ public final class BufferPool implements AutoCloseable {
       for (Map.Entry<Block, Boolean> e : external.entrySet()) {
         Block b = e.getKey();
         synchronized (b) {
-          b.registeredWith = without(b.registeredWith, this);
+          ((OwnedBuffer) b.recycler).removeRegistrar(registrar);
         }
         if (e.getValue() && residency != null) {
           residency.remove(b.raw);
@@ -1082,14 +1087,6 @@ public final class BufferPool implements AutoCloseable {
     } finally {
       lock.unlock();
     }
-  }
-
-  private static BufferPool @Nullable [] without(BufferPool @Nullable [] pools, BufferPool p) {
-    if (pools == null) {
-      return null;
-    }
-    BufferPool[] kept = Arrays.stream(pools).filter(x -> x != p).toArray(BufferPool[]::new);
-    return kept.length == 0 ? null : kept;
   }
 
   /** Whether {@link #close()} was called. */
@@ -1379,11 +1376,11 @@ public final class BufferPool implements AutoCloseable {
       throw new IllegalArgumentException(
           "cannot " + op + " a slice view; " + op + " the buffer it was sliced from");
     }
-    if (b.pool == null) {
+    if (!b.isPooled()) {
       throw new IllegalArgumentException(
           "cannot " + op + " an owned buffer (from Device.allocBuffer); close it instead");
     }
-    if (b.pool != this) {
+    if (b.recycler != handles) {
       throw new IllegalArgumentException("cannot " + op + " a buffer of another pool");
     }
     return b;

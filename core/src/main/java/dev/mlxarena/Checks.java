@@ -11,15 +11,6 @@ final class Checks {
     return Objects.requireNonNull(value, () -> name + " must not be null");
   }
 
-  /** Checks {@code [offset, offset + length)} lies inside {@code [0, limit)}. */
-  static void range(long offset, long length, long limit, String what) {
-    if (offset < 0 || length < 0 || offset > limit || length > limit - offset) {
-      throw new IndexOutOfBoundsException(
-          "range [" + offset + ", " + offset + " + " + length + ") is outside the " + limit
-              + " bytes of the " + what);
-    }
-  }
-
   /**
    * Validates an allocation and returns its element count: the product of {@code shape}, or
    * {@code bytes / dtype.byteSize()} for an empty shape.

@@ -1,5 +1,6 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.DeviceBuffer;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -28,7 +29,7 @@ final class PoolAudit {
     long held = 0;
     for (int i = 0; i < pool.registry.size(); i++) {
       Block b = pool.registry.get(i);
-      if (b.registryIndex != i || b.pool != pool) {
+      if (b.registryIndex != i || b.recycler != pool.handles) {
         return "registry slot " + i + " holds a block indexed " + b.registryIndex;
       }
       if (seen.put(b, Boolean.FALSE) != null) {

@@ -80,7 +80,7 @@ final class ScopeState {
     reservePops++;
     reservePopBytes += b.capacity;
     reserveRequestedBytes += bytes;
-    long generation = b.generation();
+    long generation = b.generationPlain(); // this thread owns b: it came from its reserve
     track(b, generation);
     return new Buffer(b, generation);
   }

@@ -1,5 +1,7 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.testing.DeviceHarness;
 import dev.mlxarena.testing.ResidencyProbe;
 import java.nio.ByteBuffer;

@@ -1,8 +1,8 @@
 package dev.mlxarena.bench;
 
 import dev.mlxarena.BufferPool;
-import dev.mlxarena.Device;
 import dev.mlxarena.PoolOptions;
+import dev.mlxarena.spi.Device;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
