@@ -20,9 +20,11 @@ import org.jspecify.annotations.Nullable;
  * open; guarded by the pool's lock while parked.
  */
 final class Reserve {
+  private static final Block[] NO_TAPE = {};
+
   private final BlockStack[] stacks;
   /** Tape entries {@code [pos, len)} are FREE blocks of this reserve, in allocation order. */
-  Block[] tape = ScopeState.NO_BLOCKS;
+  Block[] tape = NO_TAPE;
   int pos;
   int len;
 
@@ -54,7 +56,7 @@ final class Reserve {
 
   /** Adds a block to the stacks. */
   void push(Block b) {
-    FreeLists.push(stacks, b);
+    BlockStack.push(stacks, b);
   }
 
   /**
@@ -96,13 +98,13 @@ final class Reserve {
     for (int i = pos; i < len; i++) {
       visitor.accept(tape[i]);
     }
-    FreeLists.forEach(stacks, visitor);
+    BlockStack.forEach(stacks, visitor);
   }
 
   /** Removes every block, handing each to {@code sink}. */
   void drain(Consumer<Block> sink) {
     spill();
-    FreeLists.drain(stacks, sink);
+    BlockStack.drain(stacks, sink);
   }
 
   /** For a non-owner under the pool's lock: a block of {@code bucket}, the tape spilled first. */

@@ -3,64 +3,76 @@ package dev.mlxarena;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The pool's side of one {@link Scope}: its record of issued buffers, its reserve and its
- * lock-free counters. Kept apart from the {@code Scope} handle the user holds, so that a scope
- * nobody closed can become unreachable (and be reported and reclaimed) while the pool still links
- * its state.
+ * The pool's side of one {@link Scope}: its record of issued buffers, its reserve and the counters
+ * of what it issued that the pool has not folded in yet. Kept apart from the {@code Scope} handle
+ * the user holds, so that a scope nobody closed can become unreachable (and be reported and
+ * reclaimed) while the pool still links its state.
  *
  * <h2>Closing state</h2>
  * The record pairs each issued buffer with the generation it was issued at. Closing recycles
  * exactly the records whose generation still matches, so a buffer released early (and perhaps
  * issued again, to this scope or another) is never recycled twice: a device buffer is always in
  * one place, one free list or one live handle.
+ *
+ * <h2>Who touches what</h2>
+ * The record, the reserve and the issue counters are plain fields owned by the scope's thread:
+ * {@link #issue} runs on it without the pool's lock, from the scope's own reserve, and the pool
+ * touches them only under its lock on that same thread (a locked allocation through this scope)
+ * or once the scope is being closed, which the caller orders after its last allocation. Other
+ * threads read the issue counters under the lock for statistics only, racily, which is why
+ * statistics are approximate while other threads allocate. {@code closed} is volatile because
+ * {@link Scope#isOpen()} may be asked from any thread.
  */
 final class ScopeState {
   static final long[] NO_SHAPE = {};
   static final Block[] NO_BLOCKS = {};
   static final long[] NO_GENERATIONS = {};
 
-  final BufferPool pool;
   private final boolean isDefault;
+  private final String deviceName;
   /** The stream this scope's buffers are used on, or {@code null} for a stream-less scope. */
-  @Nullable DeviceStream stream;
+  final @Nullable DeviceStream stream;
   /** Where the scope was opened, when leak detection or strict close records it. */
   @Nullable Throwable openedAt;
 
-  // Guarded by the pool's lock, or touched only by the scope's own thread (see allocate).
   Block[] blocks;
   long[] generations;
   int count;
   private volatile boolean closed;
+  /** Links of the pool's list of open scopes (see {@code OpenScopes}); guarded by the pool's lock. */
   @Nullable ScopeState prev;
   @Nullable ScopeState next;
 
   /**
-   * Free blocks reserved for this scope (see {@code FreeLists}): popped without the pool's lock by
-   * the scope's thread, refilled with what the scope issued when it closes.
+   * Free blocks reserved for this scope (see {@code FreeLists}): taken without the pool's lock by
+   * the scope's thread, refilled with what the scope issued when it closes, and set to {@code null}
+   * when it closes, which is what sends a closed scope's allocations to the locked path.
    */
   @Nullable Reserve reserve;
 
-  // What lock-free allocations changed, folded into the pool's counters when the scope closes.
-  // Each pop from the reserve is one allocation, one reuse hit, and moves its capacity from cached
-  // to active, so three counters say everything. Plain fields: written by the scope's thread,
-  // read by others only for statistics.
-  long reservePops;
-  long reservePopBytes;
-  long reserveRequestedBytes;
+  // What this scope issued since the pool last folded it in (see PoolCounters#fold): each is one
+  // allocation and moves its capacity into the active figures.
+  long issued;
+  long issuedBytes;
+  long issuedRequested;
 
-  ScopeState(BufferPool pool, boolean isDefault, Block[] blocks, long[] generations) {
-    this.pool = pool;
+  ScopeState(
+      boolean isDefault,
+      String deviceName,
+      @Nullable DeviceStream stream,
+      Block[] blocks,
+      long[] generations) {
     this.isDefault = isDefault;
+    this.deviceName = deviceName;
+    this.stream = stream;
     this.blocks = blocks;
     this.generations = generations;
   }
 
-  /** Whether this scope still accepts allocations. */
+  /** Whether this scope still accepts allocations (a volatile read). */
   boolean isOpen() {
     return !closed;
   }
-
-  // ------------------------------------------------------------ bookkeeping (pool lock held)
 
   boolean isDefault() {
     return isDefault;
@@ -70,22 +82,28 @@ final class ScopeState {
     closed = true;
   }
 
+  /** A free block of {@code bucket} from this scope's reserve, or {@code null}; owner thread only. */
+  @Nullable Block takeReserved(int bucket) {
+    Reserve r = reserve;
+    return r == null ? null : r.take(bucket);
+  }
+
   /**
-   * Issues {@code b}, just popped from this scope's reserve, without the pool's lock: only this
-   * scope's thread touches its reserve and its record.
+   * The one issue path: leases the FREE (or fresh) block {@code b} to a new handle, records it and
+   * counts it. Runs on the scope's thread, with or without the pool's lock.
    */
-  Buffer issueFromReserve(Block b, DType dtype, long bytes, long elements, long[] shape) {
+  Buffer issue(Block b, DType dtype, long bytes, long elements, long[] shape) {
     b.state = Block.LIVE;
     b.lease(dtype, bytes, elements, shape);
-    reservePops++;
-    reservePopBytes += b.capacity;
-    reserveRequestedBytes += bytes;
-    long generation = b.generationPlain(); // this thread owns b: it came from its reserve
+    issued++;
+    issuedBytes += b.capacity;
+    issuedRequested += bytes;
+    long generation = b.generationPlain(); // this thread owns b: it came from a free list or the reserve
     track(b, generation);
     return new Buffer(b, generation);
   }
 
-  void track(Block b, long generation) {
+  private void track(Block b, long generation) {
     if (count == blocks.length || count == generations.length) {
       int n = Math.max(16, count * 2);
       Block[] bs = new Block[n];
@@ -104,6 +122,6 @@ final class ScopeState {
   public String toString() {
     // Lock-free on purpose: the pool builds error messages with it while holding its lock.
     return "Scope[" + (isDefault ? "default, " : "") + (closed ? "closed" : "open") + ", on "
-        + pool.device().name() + "]";
+        + deviceName + "]";
   }
 }
