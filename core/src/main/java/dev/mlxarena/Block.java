@@ -11,8 +11,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The record of one device buffer, and of the handle currently issued over it. A block knows
- * nothing of pools: closing its handle goes to its {@link Recycler}, which is its pool for a
- * pooled block and the owned-buffer lifecycle ({@code OwnedBuffer}) for an owned one.
+ * nothing above itself: its handle carries the {@link Recycler} that takes it back.
  *
  * <h2>Generations</h2>
  * Every time the memory is handed back (release, scope close, reset, clear, pool close, free) the
@@ -27,9 +26,10 @@ import org.jspecify.annotations.Nullable;
  * meaningful only while the generation matches; stale handles check first and never read them.
  *
  * <h2>Memory ordering</h2>
- * All mutable fields except {@code generation} are plain and guarded by the owner: the pool's lock,
- * or the scope's thread for a block in that scope's reserve (see {@code Reserve}), or, for owned
- * buffers, the block's own monitor. {@code generation} is written only by the owner, as a release
+ * All mutable fields except {@code generation} are plain and guarded by the owner: the pool's lock;
+ * the scope's thread for a block in that scope's reserve (see {@code Reserve}); the closing thread
+ * for a block of a scope being handed back (see {@code HandBacks}); or, for owned buffers, the
+ * block's own monitor. {@code generation} is written only by the owner, as a release
  * store ({@link #kill}), read by anyone as an acquire load ({@link #generationAcquire()}) and by the
  * owner as a plain one ({@link #generationPlain()}), so
  * a handle's liveness check needs no lock; on x86 both are plain moves, which keeps recycling a
@@ -46,15 +46,6 @@ final class Block {
     }
   }
 
-  /**
-   * Who takes a block back when its live handle is closed ({@link Buffer#close()}): its pool, or,
-   * for an owned buffer, the owned-buffer lifecycle. The one way a block reaches above itself.
-   */
-  interface Recycler {
-    /** Hands back the lease issued at {@code generation}; a no-op if it has ended already. */
-    void handBack(Block block, long generation);
-  }
-
   static final int FREE = 0;
   static final int LIVE = 1;
   static final int OWNED = 2;
@@ -64,7 +55,6 @@ final class Block {
 
   final Device device;
   final DeviceBuffer raw;
-  final Recycler recycler;
   /** The bucket index, or -1 for an owned buffer. */
   final int bucket;
   final long capacity;
@@ -105,10 +95,9 @@ final class Block {
 
   private @Nullable ByteBuffer hostView;
 
-  Block(Device device, DeviceBuffer raw, Recycler recycler, int bucket, long capacity) {
+  Block(Device device, DeviceBuffer raw, int bucket, long capacity) {
     this.device = device;
     this.raw = raw;
-    this.recycler = recycler;
     this.bucket = bucket;
     this.capacity = capacity;
   }

@@ -42,24 +42,26 @@ public final class Buffer implements AutoCloseable {
   final Block block;
   /** The generation this handle was issued at: live while the block's is the same. */
   final long generation;
+  /** Who takes the memory back on {@link #close()}: the issuing scope, or the owned buffer. */
+  final Recycler recycler;
   private final @Nullable View view;
 
-  Buffer(Block block, long generation) {
-    this(block, generation, null);
+  Buffer(Block block, long generation, Recycler recycler) {
+    this(block, generation, recycler, null);
   }
 
-  private Buffer(Block block, long generation, @Nullable View view) {
+  private Buffer(Block block, long generation, Recycler recycler, @Nullable View view) {
     this.block = block;
     this.generation = generation;
+    this.recycler = recycler;
     this.view = view;
   }
 
   // ---------------------------------------------------------------- owned buffers
 
   /**
-   * An exactly-sized, zero-filled buffer of {@code device} owned by the caller, outside any pool:
-   * what {@link Device#allocBuffer} returns (its default implementation calls this). It is added
-   * to the device's residency set, if there is one, and {@link #close()} frees it.
+   * An exactly-sized, zero-filled buffer of {@code device}, owned by the caller: what {@link
+   * Device#allocBuffer} returns (its default calls this). Made resident; {@link #close()} frees it.
    *
    * @throws IllegalArgumentException for a non-positive size or a shape that needs more bytes
    * @throws BufferAllocationException if the device cannot provide the memory
@@ -70,8 +72,7 @@ public final class Buffer implements AutoCloseable {
 
   /**
    * Takes ownership of a raw allocation of {@code device}, as {@link Device#adopt} does (its
-   * default implementation calls this): neither zero-filled nor made resident; {@link #close()}
-   * frees it.
+   * default calls this): neither zero-filled nor made resident; {@link #close()} frees it.
    *
    * @throws IllegalArgumentException if the shape needs more than the buffer's capacity
    */
@@ -79,9 +80,9 @@ public final class Buffer implements AutoCloseable {
     return owned(OwnedBuffer.adopt(device, raw, dtype, shape));
   }
 
-  private static Buffer owned(Block b) {
-    Buffer handle = new Buffer(b, b.generationAcquire());
-    OwnedBuffer.watchIfSampled(handle, b, handle.generation);
+  private static Buffer owned(OwnedBuffer owner) {
+    Buffer handle = new Buffer(owner.block, owner.block.generationAcquire(), owner);
+    owner.watchIfSampled(handle, handle.generation);
     return handle;
   }
 
@@ -201,7 +202,7 @@ public final class Buffer implements AutoCloseable {
     }
     long length = elements * size;
     HostMemory.checkRange(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
-    return new Buffer(b, generation, new View(byteOffset() + byteOffset, length, elements));
+    return new Buffer(b, generation, recycler, new View(byteOffset() + byteOffset, length, elements));
   }
 
   // ---------------------------------------------------------------- host views
@@ -479,7 +480,7 @@ public final class Buffer implements AutoCloseable {
     if (view != null || !isValid()) {
       return;
     }
-    block.recycler.handBack(block, generation);
+    recycler.handBack(block, generation);
   }
 
   @Override

@@ -1,7 +1,6 @@
 package dev.mlxarena;
 
 import dev.mlxarena.spi.Device;
-import dev.mlxarena.spi.DeviceBuffer;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -38,17 +37,15 @@ import org.jspecify.annotations.Nullable;
  * {@code PoolAudit} checks all of this after every action of the tests.
  *
  * <h2>Threads</h2>
- * All methods are thread-safe. Bookkeeping runs under one lock ({@code PoolLock}: a
- * compare-and-set to enter, a release store to leave), and so do fresh device allocations (as
- * PyTorch's caching allocator does around {@code cudaMalloc}): they happen during warm-up, and
- * holding the lock keeps the memory totals exact. The steady state takes no lock: a closing scope
- * recycles its buffers into its own reserve, in allocation order, which the next scope to open
- * adopts; that scope's thread takes from it without the lock, so a token that repeats the last
- * one's sizes allocates by reading the next entry of a tape. What those allocations change is
- * counted in the scope and folded into the pool's counters under the lock; {@link #stats()} adds
- * in the open scopes' counts, so it is exact for a pool used by one thread and approximate while
- * other threads allocate. The one interleaving this gives up checking is a pool closed on one
- * thread while another is still allocating through one of its scopes: a use after close.
+ * All methods are thread-safe. Bookkeeping runs under one lock ({@code PoolLock}), and so do fresh
+ * device allocations (as PyTorch's caching allocator does around {@code cudaMalloc}): they happen
+ * during warm-up, and holding the lock keeps the memory totals exact. The steady state takes no
+ * lock: a closing scope recycles its buffers, without the lock, into its own reserve, in
+ * allocation order, and the next scope its thread opens adopts it and takes from it without the
+ * lock, reading the next entry of a tape. Those allocations are counted in the scope and folded in
+ * under the lock; {@link #stats()} adds in the open scopes' counts, so it is exact for a pool used
+ * by one thread and approximate while other threads allocate. A pool closed on one thread while
+ * another still allocates through one of its scopes is a use after close, which is not checked.
  *
  * <h2>Rooms</h2>
  * This class is the façade: it holds the lock, checks arguments and the pool's state, and hands
@@ -66,8 +63,8 @@ public final class BufferPool implements AutoCloseable {
   private final PoolLock lock = new PoolLock();
   /** Written under the lock; volatile so that {@link #closeHandle} and queries see it promptly. */
   private volatile boolean closed;
-  /** Where {@link Buffer#close()} of this pool's handles lands: {@link #closeHandle}. */
-  private final Block.Recycler handles = this::closeHandle;
+  /** Where this pool's scopes send {@link Buffer#close()} of their handles: {@link #closeHandle}. */
+  private final ScopeState.HandleCloser handles = this::closeHandle;
 
   private final OpenScopes scopes = new OpenScopes();
   private final ScopeState defaultScope;
@@ -85,16 +82,16 @@ public final class BufferPool implements AutoCloseable {
     this.device = device;
     this.options = options;
     this.policy = options.getBucketPolicy();
-    this.defaultScope = OpenScopes.defaultScope(device.name());
+    this.defaultScope = OpenScopes.defaultScope(handles, device.name());
     this.free = new FreeLists(policy.bucketCount());
     this.ledger = new DeviceLedger(
-        device, options.isResidency() ? device.residencySet() : null, options, handles, counters);
+        device, options.isResidency() ? device.residencySet() : null, options, counters);
     this.evictor = new Evictor(free, ledger, counters, options.getCacheLimit());
     this.fences = new FenceQueue(free, evictor, counters);
     this.allocator = new Allocator(free, fences, ledger, evictor, counters);
-    this.handBacks = new HandBacks(free, fences, evictor, counters);
+    this.handBacks = new HandBacks(scopes, free, fences, evictor, counters);
     this.registrations = new Registrations(lock, ledger);
-    this.audit = new PoolAudit(lock, policy, ledger, free, scopes, fences, counters, handles);
+    this.audit = new PoolAudit(lock, policy, ledger, free, scopes, fences, counters);
   }
 
   /** A pool on {@code device} with {@link PoolOptions#defaults()}. */
@@ -140,11 +137,7 @@ public final class BufferPool implements AutoCloseable {
    */
   public Scope openScope(DeviceStream stream) {
     Checks.notNull(stream, "stream");
-    if (stream.device() != device) {
-      throw new IllegalArgumentException(
-          "stream " + stream + " belongs to device " + stream.device().name()
-              + ", this pool's device is " + device.name());
-    }
+    Checks.sameDevice(stream.device(), device, "stream " + stream);
     return open(stream);
   }
 
@@ -152,33 +145,49 @@ public final class BufferPool implements AutoCloseable {
     try (PoolLock held = lock.hold()) {
       ensureOpen();
       fences.collect();
-      ScopeState s = scopes.open(device.name(), stream, free.adopt());
+      ScopeState s = scopes.open(handles, device.name(), stream, free.adopt());
       Scope handle = new Scope(this, s);
       boolean watched = LeakTracker.sample(options.getLeakDetection());
       if (watched || options.isStrictClose()) {
         s.openedAt = new Throwable("scope opened here");
       }
       if (watched) {
-        LeakTracker.watchScope(handle, device.name(), s.openedAt, () -> closeLeaked(s));
+        LeakTracker.watchScope(handle, device.name(), s.openedAt, () -> {
+          boolean leaked = s.isOpen();
+          closeScope(s, null);
+          return leaked;
+        });
       }
       return handle;
     }
   }
 
-  /** Closes {@code scope} now, or once {@code fence} completes; a no-op if it is closed. */
+  /**
+   * Closes {@code scope} now, or once {@code fence} completes; a no-op if it is closed. Recycling
+   * its record runs between two short locked sections, without the lock, so that scopes closing
+   * on many threads do not queue behind each other (see {@code HandBacks}); a second close of the
+   * same scope waits for the first to finish.
+   */
   void closeScope(ScopeState scope, @Nullable Fence fence) {
+    Reserve reserve;
     try (PoolLock held = lock.hold()) {
-      if (scope.isOpen()) {
-        handBacks.closeScope(scope, fence);
-        scopes.remove(scope);
+      if (!scope.isOpen()) {
+        return;
       }
+      if (fence != null && !fence.isComplete() && !scope.handingBack) {
+        handBacks.closeAfter(scope, fence);
+        return;
+      }
+      reserve = scope.handingBack ? null : handBacks.beginClose(scope);
     }
-  }
-
-  private boolean closeLeaked(ScopeState scope) {
-    boolean open = scope.isOpen();
-    closeScope(scope, null);
-    return open;
+    if (reserve == null) {
+      scope.awaitClosed();
+      return;
+    }
+    HandBacks.Recycled recycled = HandBacks.recycleInto(scope, reserve, free.newBucketSet());
+    try (PoolLock held = lock.hold()) {
+      handBacks.endClose(scope, reserve, recycled, fence, !closed);
+    }
   }
 
   // ================================================================ allocation
@@ -247,11 +256,10 @@ public final class BufferPool implements AutoCloseable {
    * @throws PoolClosedException if the pool is closed
    */
   public void release(Buffer buffer) {
-    Block b = HandBacks.requireOwnPooled(buffer, handles, "release");
+    ScopeState issuer = HandBacks.requireOwnPooled(buffer, handles, "release");
     try (PoolLock held = lock.hold()) {
-      ensureLive(buffer);
-      handBacks.recycle(b, Block.DEATH_RELEASED);
-      evictor.enforceCacheLimit();
+      ensureLive(buffer, issuer);
+      handBacks.recycle(buffer.block, Block.DEATH_RELEASED);
     }
   }
 
@@ -264,20 +272,23 @@ public final class BufferPool implements AutoCloseable {
    * @throws PoolClosedException if the pool is closed
    */
   public void release(Buffer buffer, Fence fence) {
-    Block b = HandBacks.requireOwnPooled(buffer, handles, "release");
+    ScopeState issuer = HandBacks.requireOwnPooled(buffer, handles, "release");
     Checks.notNull(fence, "fence");
     try (PoolLock held = lock.hold()) {
-      ensureLive(buffer);
-      handBacks.defer(b, Block.DEATH_RELEASED, fence);
+      ensureLive(buffer, issuer);
+      handBacks.defer(buffer.block, Block.DEATH_RELEASED, fence);
     }
   }
 
-  /** {@link Buffer#close()} of a pooled handle: like release, but a stale handle is a no-op. */
-  private void closeHandle(Block b, long generation) {
+  /**
+   * {@link Buffer#close()} of a pooled handle: like release, but a stale handle is a no-op, and so
+   * is one whose scope is being closed (the close recycles it).
+   */
+  private void closeHandle(ScopeState issuer, Block b, long generation) {
     try (PoolLock held = lock.hold()) {
-      if (!closed && b.generationPlain() == generation && b.state == Block.LIVE) {
+      if (!closed && !issuer.handingBack && b.generationAcquire() == generation
+          && b.state == Block.LIVE) {
         handBacks.recycle(b, Block.DEATH_CLOSED);
-        evictor.enforceCacheLimit();
       }
     }
   }
@@ -381,7 +392,7 @@ public final class BufferPool implements AutoCloseable {
         return;
       }
       closed = true;
-      List<Throwable> stillOpen = handBacks.closeAll(scopes, defaultScope);
+      List<Throwable> stillOpen = handBacks.closeAll(defaultScope);
       free.drain(b -> {});
       fences.dropAll();
       RuntimeException failure = ledger.closeAll(registrations.dropAll());
@@ -444,22 +455,9 @@ public final class BufferPool implements AutoCloseable {
     return policy.bucketSize(bytes);
   }
 
-  /** The device buffers this pool holds, live and free: a snapshot, for invariant checks. */
-  List<DeviceBuffer> heldDeviceBuffers() {
-    return audit.held();
-  }
-
-  /** The free device buffers, wherever they wait: a snapshot, for invariant checks. */
-  List<DeviceBuffer> freeDeviceBuffers() {
-    return audit.free();
-  }
-
-  /**
-   * The first violated invariant of the pool, or {@code null}; see {@code PoolAudit}. For tests
-   * and diagnostics, on a pool no other thread is using.
-   */
-  @Nullable String verify() {
-    return audit.verify();
+  /** The pool's read-only views and invariant audit, for tests and diagnostics. */
+  PoolAudit audit() {
+    return audit;
   }
 
   @Override
@@ -483,11 +481,19 @@ public final class BufferPool implements AutoCloseable {
     }
   }
 
-  /** Checks, under the lock, that the pool is open and {@code buffer}'s lease is current. */
-  private void ensureLive(Buffer buffer) {
+  /**
+   * Checks, under the lock, that the pool is open and {@code buffer}'s lease is current, and that
+   * its scope is not being closed (which makes it stale at any moment).
+   */
+  private void ensureLive(Buffer buffer, ScopeState issuer) {
     ensureOpen();
-    if (buffer.block.generationPlain() != buffer.generation) {
+    if (buffer.block.generationAcquire() != buffer.generation) {
       throw buffer.staleException();
+    }
+    if (issuer.handingBack) {
+      throw new StaleBufferException(
+          "stale buffer handle: its scope is being closed on another thread, which hands its "
+              + buffer.block.capacity + "-byte device buffer back");
     }
   }
 }

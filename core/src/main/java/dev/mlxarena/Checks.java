@@ -1,5 +1,6 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.Device;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -9,6 +10,14 @@ final class Checks {
 
   static <T> T notNull(T value, String name) {
     return Objects.requireNonNull(value, () -> name + " must not be null");
+  }
+
+  /** Checks that {@code what}, of device {@code actual}, belongs to the pool's {@code device}. */
+  static void sameDevice(Device actual, Device device, String what) {
+    if (actual != device) {
+      throw new IllegalArgumentException(
+          what + " belongs to device " + actual.name() + ", this pool's device is " + device.name());
+    }
   }
 
   /**

@@ -43,7 +43,6 @@ final class DeviceLedger {
   private final @Nullable ResidencySet residency;
   private final BucketPolicy policy;
   private final long memoryLimit;
-  private final Block.Recycler recycler;
   private final PoolCounters counters;
   /** Every block the pool holds, live, free or waiting for a fence. */
   final BlockRegistry registry = new BlockRegistry();
@@ -54,13 +53,11 @@ final class DeviceLedger {
       Device device,
       @Nullable ResidencySet residency,
       PoolOptions options,
-      Block.Recycler recycler,
       PoolCounters counters) {
     this.device = device;
     this.residency = residency;
     this.policy = options.getBucketPolicy();
     this.memoryLimit = options.getMemoryLimit();
-    this.recycler = recycler;
     this.counters = counters;
   }
 
@@ -107,7 +104,7 @@ final class DeviceLedger {
                 + second.getMessage(), capacity, second);
       }
     }
-    Block b = new Block(device, raw, recycler, bucket, capacity);
+    Block b = new Block(device, raw, bucket, capacity);
     try {
       if (PlantedFault.active != PlantedFault.FRESH_NOT_ZEROED) {
         device.fillZero(raw, 0, capacity);

@@ -5,15 +5,16 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The free buffers no open scope has reserved: one LIFO stack per bucket (the global lists), plus
- * the reserves of closed scopes, parked until the next {@link BufferPool#openScope()} adopts one;
+ * the reserves of closed scopes, parked until a {@link BufferPool#openScope()} adopts one;
  * and when each bucket was last used, the order the evictor gives buffers back in.
  *
  * <h2>Reserves</h2>
  * A scope recycles what it issued into its own {@link Reserve} (a tape in allocation order plus
  * stacks by bucket) rather than into the global lists. When it closes, the reserve is parked
- * here; the next scope to open adopts the most recently parked reserve and allocates from it
- * without taking the pool's lock, since a scope is used by one thread at a time. In a decode loop, token t+1 thus adopts
- * exactly the buffers token t used, and its allocations are lock-free reads of that tape.
+ * here; the next scope to open adopts the most recently parked reserve (its own thread's first)
+ * and allocates from it without taking the pool's lock, since a scope is used by one thread at a
+ * time. In a decode loop, token t+1 thus adopts exactly the buffers token t used, and its
+ * allocations are lock-free reads of that tape.
  *
  * <p>Every block here is FREE. Allocation under the lock looks in the global list of its bucket,
  * then in the parked reserves from newest to oldest, so parked buffers are never stranded. At most
@@ -75,6 +76,25 @@ final class FreeLists {
     lastUse[bucket] = clock;
   }
 
+  /** An empty set of buckets, for {@link #touchAll}. */
+  long[] newBucketSet() {
+    return new long[(lastUse.length + 63) >>> 6];
+  }
+
+  /**
+   * Stamps every bucket in {@code buckets} (bit {@code i % 64} of word {@code i / 64}) as used
+   * now, empties the set and moves the clock on: one batch of recycling.
+   */
+  void touchAll(long[] buckets) {
+    for (int w = 0; w < buckets.length; w++) {
+      for (long bits = buckets[w]; bits != 0; bits &= bits - 1) {
+        lastUse[(w << 6) + Long.numberOfTrailingZeros(bits)] = clock;
+      }
+      buckets[w] = 0;
+    }
+    clock++;
+  }
+
   /** Moves the clock on, after a batch of {@link #touch}es. */
   void advanceClock() {
     clock++;
@@ -97,16 +117,31 @@ final class FreeLists {
       parkedCount--;
       oldest.drain(this::push);
     }
+    reserve.parkedBy = Thread.currentThread();
     parked[parkedCount++] = reserve;
   }
 
-  /** The most recently parked reserve, now owned by the caller, or {@code null}. */
+  /**
+   * The most recently parked reserve of the calling thread, else the most recently parked one,
+   * now owned by the caller; or {@code null}. A thread that decodes token after token thus gets
+   * back the buffers its last token used, still warm in its core's caches.
+   */
   @Nullable Reserve adopt() {
     if (parkedCount == 0) {
       return null;
     }
-    Reserve r = parked[--parkedCount];
-    parked[parkedCount] = null;
+    Thread me = Thread.currentThread();
+    int pick = parkedCount - 1;
+    for (int i = pick; i >= 0; i--) {
+      if (parked[i].parkedBy == me) {
+        pick = i;
+        break;
+      }
+    }
+    Reserve r = parked[pick];
+    System.arraycopy(parked, pick + 1, parked, pick, parkedCount - pick - 1);
+    parked[--parkedCount] = null;
+    r.parkedBy = null;
     return r;
   }
 

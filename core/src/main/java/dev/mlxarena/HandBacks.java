@@ -17,12 +17,15 @@ import org.jspecify.annotations.Nullable;
  * tape of the reserve the next scope adopts (see {@link Reserve}). Guarded by the pool's lock.
  */
 final class HandBacks {
+  private final OpenScopes scopes;
   private final FreeLists free;
   private final FenceQueue fences;
   private final Evictor evictor;
   private final PoolCounters counters;
 
-  HandBacks(FreeLists free, FenceQueue fences, Evictor evictor, PoolCounters counters) {
+  HandBacks(
+      OpenScopes scopes, FreeLists free, FenceQueue fences, Evictor evictor, PoolCounters counters) {
+    this.scopes = scopes;
     this.free = free;
     this.fences = fences;
     this.evictor = evictor;
@@ -30,31 +33,34 @@ final class HandBacks {
   }
 
   /**
-   * Checks that {@code buffer} is a pooled handle of the pool whose handles close through {@code
-   * pooled}, for {@code op}; returns its block.
+   * Checks that {@code buffer} is a pooled handle of {@code pool}, for {@code op}; returns the
+   * scope that issued it.
    */
-  static Block requireOwnPooled(Buffer buffer, Block.Recycler pooled, String op) {
+  static ScopeState requireOwnPooled(Buffer buffer, ScopeState.HandleCloser pool, String op) {
     Checks.notNull(buffer, "buffer");
-    Block b = buffer.block;
     if (buffer.isView()) {
       throw new IllegalArgumentException(
           "cannot " + op + " a slice view; " + op + " the buffer it was sliced from");
     }
-    if (!b.isPooled()) {
+    if (!(buffer.recycler instanceof ScopeState issuer)) {
       throw new IllegalArgumentException(
           "cannot " + op + " an owned buffer (from Device.allocBuffer); close it instead");
     }
-    if (b.recycler != pooled) {
+    if (issuer.pool != pool) {
       throw new IllegalArgumentException("cannot " + op + " a buffer of another pool");
     }
-    return b;
+    return issuer;
   }
 
-  /** LIVE to FREE for one buffer: its handles die and it goes on its bucket's global list. */
+  /**
+   * LIVE to FREE for one buffer: its handles die and it goes on its bucket's global list; then the
+   * cache limit holds again.
+   */
   void recycle(Block b, byte why) {
     counters.notePeak();
     leaveLive(b, why);
     free.add(b);
+    evictor.enforceCacheLimit();
   }
 
   /** LIVE to DEFERRED for one buffer: its handles die now, its memory waits for {@code fence}. */
@@ -66,37 +72,85 @@ final class HandBacks {
     fences.collect();
   }
 
+  /** What one pass over a scope's record recycled, and the buckets it touched (see {@link FreeLists#touchAll}). */
+  record Recycled(long count, long bytes, long requested, long[] touched) {}
+
   /**
-   * Closes {@code scope}: its buffers go back into its reserve, which is parked for the next scope
-   * to adopt, or, with a fence that has not completed, to the fence queue.
+   * First step of closing {@code scope} at once, under the lock: folds its counts in and takes
+   * its record over ({@link ScopeState#handingBack}), so that from now on releases of its handles
+   * leave them to the closing thread. Returns the reserve its buffers go back into, which no one
+   * else can reach until {@link #endClose} parks it.
    */
-  void closeScope(ScopeState scope, @Nullable Fence fence) {
+  Reserve beginClose(ScopeState scope) {
     counters.fold(scope);
-    Reserve reserve = scope.reserve != null ? scope.reserve : new Reserve(free.bucketCount());
+    counters.notePeak();
+    scope.handingBack = true;
+    Reserve reserve = scope.reserve;
+    scope.reserve = null;
+    return reserve != null ? reserve : new Reserve(free.bucketCount());
+  }
+
+  /**
+   * Second step, without the lock, on the closing thread: recycles the scope's live buffers into
+   * {@code reserve}, noting the buckets it touched in {@code touched}, an empty bucket set.
+   */
+  static Recycled recycleInto(ScopeState scope, Reserve reserve, long[] touched) {
+    return recycleRecord(scope, Block.DEATH_SCOPE_CLOSED, reserve, null, touched);
+  }
+
+  /**
+   * Last step, under the lock: counts the recycled buffers out of the active figures, parks the
+   * reserve for the next scope (unless the pool closed meanwhile), closes a completed {@code
+   * fence}, and closes the scope.
+   */
+  void endClose(
+      ScopeState scope, Reserve reserve, Recycled recycled, @Nullable Fence fence, boolean poolOpen) {
+    counters.activeCount -= recycled.count();
+    counters.activeBytes -= recycled.bytes();
+    counters.requestedBytes -= recycled.requested();
+    if (poolOpen) {
+      free.touchAll(recycled.touched());
+      if (!reserve.isEmpty()) {
+        free.park(reserve);
+      }
+    }
+    if (fence != null) {
+      FenceQueue.close(fence);
+    }
+    if (poolOpen) {
+      fences.collect();
+      evictor.enforceCacheLimit();
+    }
+    PoolEvents.scopeClose(recycled.count(), recycled.bytes(), fence != null);
+    scope.markClosed();
+    scopes.remove(scope);
+  }
+
+  /**
+   * Closes {@code scope} whose buffers the device may still use until {@code fence}: their handles
+   * die now, their memory waits in the fence queue. All under the lock.
+   */
+  void closeAfter(ScopeState scope, Fence fence) {
+    counters.fold(scope);
+    Reserve reserve = scope.reserve;
     scope.reserve = null;
     long activeBefore = counters.activeBytes;
     int issued = scope.count;
-    if (fence == null || fence.isComplete()) {
-      recycleScope(scope, Block.DEATH_SCOPE_CLOSED, reserve);
-      if (fence != null) {
-        FenceQueue.close(fence);
-      }
-    } else {
-      deferScope(scope, fence);
-    }
-    if (!reserve.isEmpty()) {
+    deferScope(scope, fence);
+    if (reserve != null && !reserve.isEmpty()) {
       free.park(reserve);
     }
     fences.collect();
     evictor.enforceCacheLimit();
-    PoolEvents.scopeClose(issued, activeBefore - counters.activeBytes, fence != null);
+    PoolEvents.scopeClose(issued, activeBefore - counters.activeBytes, true);
     scope.markClosed();
+    scopes.remove(scope);
   }
 
   /** Recycles the default scope's buffers into the global lists ({@link BufferPool#reset()}). */
   void reset(ScopeState defaultScope) {
     counters.fold(defaultScope);
-    recycleScope(defaultScope, Block.DEATH_RESET, null);
+    recycleToLists(defaultScope, Block.DEATH_RESET);
     evictor.enforceCacheLimit();
   }
 
@@ -104,20 +158,22 @@ final class HandBacks {
    * Recycles and closes every scope, the open ones and then the default one (the pool closes);
    * returns where the scopes that were still open had been opened.
    */
-  List<Throwable> closeAll(OpenScopes scopes, ScopeState defaultScope) {
+  List<Throwable> closeAll(ScopeState defaultScope) {
     List<Throwable> stillOpen = new ArrayList<>();
     for (ScopeState s = scopes.first(); s != null; ) {
       ScopeState next = s.next;
       stillOpen.add(s.openedAt != null ? s.openedAt : new Throwable("scope opened where no stack was recorded"));
-      counters.fold(s);
-      recycleScope(s, Block.DEATH_POOL_CLOSED, null);
-      s.reserve = null;
-      s.markClosed();
+      if (!s.handingBack) { // else its closing thread owns the record; the pool retires its blocks
+        counters.fold(s);
+        recycleToLists(s, Block.DEATH_POOL_CLOSED);
+        s.reserve = null;
+        s.markClosed();
+      }
       scopes.remove(s);
       s = next;
     }
     counters.fold(defaultScope);
-    recycleScope(defaultScope, Block.DEATH_POOL_CLOSED, null);
+    recycleToLists(defaultScope, Block.DEATH_POOL_CLOSED);
     defaultScope.markClosed();
     return stillOpen;
   }
@@ -135,12 +191,25 @@ final class HandBacks {
     return strict;
   }
 
+  /** Recycles a scope's live buffers into the global lists, under the lock (reset, pool close). */
+  private void recycleToLists(ScopeState scope, byte why) {
+    counters.notePeak();
+    long[] touched = free.newBucketSet();
+    Recycled r = recycleRecord(scope, why, null, free, touched);
+    free.touchAll(r.touched());
+    counters.activeCount -= r.count();
+    counters.activeBytes -= r.bytes();
+    counters.requestedBytes -= r.requested();
+  }
+
   /**
    * Recycles every buffer {@code scope} issued whose handle is still live, into {@code target} (a
-   * reserve) or, when {@code null}, the global free lists, and empties its record.
+   * reserve, whose tape the compacted record becomes) or, when {@code null}, onto {@code lists},
+   * and empties the record. The caller owns the record and the blocks in it: under the lock, or
+   * the closing thread of a scope handing back.
    */
-  private void recycleScope(ScopeState scope, byte why, @Nullable Reserve target) {
-    counters.notePeak();
+  private static Recycled recycleRecord(
+      ScopeState scope, byte why, @Nullable Reserve target, @Nullable FreeLists lists, long[] touched) {
     Block[] bs = scope.blocks;
     long[] gs = scope.generations;
     boolean doublePush = PlantedFault.active == PlantedFault.DOUBLE_PUSH;
@@ -154,17 +223,21 @@ final class HandBacks {
       Block b = bs[i];
       if (b.generationPlain() == gs[i]) {
         kill(b, why);
-        free.touch(b.bucket);
         b.state = Block.FREE;
+        touched[b.bucket >>> 6] |= 1L << b.bucket;
         if (target == null) {
-          free.push(b);
+          lists.push(b);
         } else if (kept != i) {
           bs[kept] = b; // compacting the record into the next tape, in allocation order
         }
-        kept++;
-        if (doublePush) {
-          free.push(b);
+        if (doublePush) { // the planted fault: the block goes on a stack a second time
+          if (target == null) {
+            lists.push(b);
+          } else {
+            target.push(b);
+          }
         }
+        kept++;
         count++;
         bytes += b.capacity;
         requested += b.byteLength;
@@ -173,16 +246,18 @@ final class HandBacks {
     int used = scope.count;
     scope.count = 0;
     if (target != null) {
-      // The record becomes the reserve's tape; the old tape's array becomes the scope's record.
+      // The record becomes the reserve's tape. When the record was the tape's own array (a
+      // scope in step with its reserve), nothing changes hands; otherwise the old tape's array
+      // becomes the scope's own.
       Block[] old = target.newTape(bs, kept);
-      scope.blocks = old.length == gs.length ? old : new Block[gs.length];
+      if (old != bs) {
+        scope.own = old.length > 0 ? old : new Block[gs.length];
+      }
+      scope.blocks = scope.own;
     } else {
       Arrays.fill(bs, 0, used, null); // the global lists hold them now
     }
-    free.advanceClock();
-    counters.activeCount -= count;
-    counters.activeBytes -= bytes;
-    counters.requestedBytes -= requested;
+    return new Recycled(count, bytes, requested, touched);
   }
 
   /** Ends the leases of the scope's live buffers now and keeps them waiting for {@code fence}. */

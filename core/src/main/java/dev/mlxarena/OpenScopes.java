@@ -27,17 +27,25 @@ final class OpenScopes {
   }
 
   /** A new open scope holding {@code reserve}, linked first; its record arrays come from the stash. */
-  ScopeState open(String deviceName, @Nullable DeviceStream stream, @Nullable Reserve reserve) {
+  ScopeState open(
+      ScopeState.HandleCloser pool,
+      String deviceName,
+      @Nullable DeviceStream stream,
+      @Nullable Reserve reserve) {
     ScopeState s;
     if (stashed > 0) {
       stashed--;
-      s = new ScopeState(false, deviceName, stream, stashedBlocks[stashed], stashedGenerations[stashed]);
+      s = new ScopeState(
+          pool, false, deviceName, stream, stashedBlocks[stashed], stashedGenerations[stashed]);
       stashedBlocks[stashed] = null;
       stashedGenerations[stashed] = null;
     } else {
-      s = new ScopeState(false, deviceName, stream, new Block[FIRST_RECORD], new long[FIRST_RECORD]);
+      s = new ScopeState(
+          pool, false, deviceName, stream, new Block[FIRST_RECORD], new long[FIRST_RECORD]);
     }
-    s.reserve = reserve;
+    if (reserve != null) {
+      s.adopt(reserve);
+    }
     s.next = first;
     if (first != null) {
       first.prev = s;
@@ -47,12 +55,19 @@ final class OpenScopes {
   }
 
   /** The pool's default scope, which is never linked here. */
-  static ScopeState defaultScope(String deviceName) {
-    return new ScopeState(true, deviceName, null, new Block[FIRST_RECORD], new long[FIRST_RECORD]);
+  static ScopeState defaultScope(ScopeState.HandleCloser pool, String deviceName) {
+    return new ScopeState(
+        pool, true, deviceName, null, new Block[FIRST_RECORD], new long[FIRST_RECORD]);
   }
 
-  /** Unlinks a closed scope whose record is empty and keeps its record arrays for the next one. */
+  /**
+   * Unlinks a closed scope whose record is empty and keeps its own record arrays for the next
+   * one; a no-op for a scope no longer linked.
+   */
   void remove(ScopeState s) {
+    if (s.prev == null && first != s) {
+      return;
+    }
     if (s.prev != null) {
       s.prev.next = s.next;
     } else if (first == s) {
@@ -63,12 +78,13 @@ final class OpenScopes {
     }
     s.prev = null;
     s.next = null;
-    if (stashed < STASH_LIMIT && s.blocks.length > 0) {
-      stashedBlocks[stashed] = s.blocks;
+    if (stashed < STASH_LIMIT && s.own.length > 0) {
+      stashedBlocks[stashed] = s.own;
       stashedGenerations[stashed] = s.generations;
       stashed++;
     }
     s.blocks = ScopeState.NO_BLOCKS;
+    s.own = ScopeState.NO_BLOCKS;
     s.generations = ScopeState.NO_GENERATIONS;
   }
 

@@ -8,7 +8,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The owner's side of an owned buffer: an exact-size allocation outside any pool ({@link
- * Device#allocBuffer}, {@link Device#adopt}), and the {@link Block.Recycler} of its block, one per
+ * Device#allocBuffer}, {@link Device#adopt}), and the {@link Recycler} of its handle, one per
  * owned block. Closing the handle frees the memory, after telling every pool that registered the
  * buffer ({@link BufferPool#registerExisting}) to drop its registration.
  *
@@ -16,7 +16,7 @@ import org.jspecify.annotations.Nullable;
  * that registers one takes its own lock first and then the block's, never the other way round;
  * {@link #close} calls the registrars after leaving the monitor.
  */
-final class OwnedBuffer implements Block.Recycler {
+final class OwnedBuffer implements Recycler {
 
   /** A pool that registered an owned buffer, told when the buffer is freed. */
   interface Registrar {
@@ -24,11 +24,13 @@ final class OwnedBuffer implements Block.Recycler {
     void forget(Block owned);
   }
 
+  final Block block;
   /** Whether the device's residency set holds the buffer on the buffer's own account. */
   final boolean ownResidency;
   private Registrar @Nullable [] registrars;
 
-  private OwnedBuffer(boolean ownResidency) {
+  private OwnedBuffer(Block block, boolean ownResidency) {
+    this.block = block;
     this.ownResidency = ownResidency;
   }
 
@@ -36,7 +38,7 @@ final class OwnedBuffer implements Block.Recycler {
    * A new zero-filled device allocation of exactly {@code bytes}, added to the device's residency
    * set (and committed) if it has one, leased as {@code dtype} and {@code shape}.
    */
-  static Block allocate(Device device, long bytes, DType dtype, long[] shape) {
+  static OwnedBuffer allocate(Device device, long bytes, DType dtype, long[] shape) {
     Checks.notNull(device, "device");
     long elements = Checks.elements(bytes, dtype, shape);
     DeviceBuffer raw = device.allocate(bytes);
@@ -51,24 +53,25 @@ final class OwnedBuffer implements Block.Recycler {
       device.free(raw);
       throw e;
     }
-    return lease(new Block(device, raw, new OwnedBuffer(rs != null), -1, bytes), dtype, bytes, elements, shape);
+    return lease(new OwnedBuffer(new Block(device, raw, -1, bytes), rs != null), dtype, bytes, elements, shape);
   }
 
   /** Takes ownership of {@code raw}, as it is: neither zero-filled nor made resident. */
-  static Block adopt(Device device, DeviceBuffer raw, DType dtype, long[] shape) {
+  static OwnedBuffer adopt(Device device, DeviceBuffer raw, DType dtype, long[] shape) {
     Checks.notNull(device, "device");
     Checks.notNull(raw, "raw");
     long elements = Checks.elements(raw.capacity(), dtype, shape);
-    Block b = new Block(device, raw, new OwnedBuffer(false), -1, raw.capacity());
-    return lease(b, dtype, raw.capacity(), elements, shape);
+    OwnedBuffer owned = new OwnedBuffer(new Block(device, raw, -1, raw.capacity()), false);
+    return lease(owned, dtype, raw.capacity(), elements, shape);
   }
 
-  private static Block lease(Block b, DType dtype, long bytes, long elements, long[] shape) {
+  private static OwnedBuffer lease(OwnedBuffer o, DType dtype, long bytes, long elements, long[] shape) {
+    Block b = o.block;
     synchronized (b) {
       b.state = Block.OWNED;
       b.lease(dtype, bytes, elements, shape);
     }
-    return b;
+    return o;
   }
 
   /**
@@ -76,15 +79,14 @@ final class OwnedBuffer implements Block.Recycler {
    * so the level is the system property's, read per allocation (owned allocations are few:
    * weights and caches).
    */
-  static void watchIfSampled(Object handle, Block b, long generation) {
+  void watchIfSampled(Object handle, long generation) {
     if (LeakTracker.sample(PoolOptions.Builder.leakProperty())) {
-      OwnedBuffer owner = (OwnedBuffer) b.recycler;
       LeakTracker.watch(
           handle,
-          "LEAK: a " + b.capacity + "-byte owned buffer of " + b.device.name() + " became"
+          "LEAK: a " + block.capacity + "-byte owned buffer of " + block.device.name() + " became"
               + " unreachable without close(); it is freed now. It was allocated here:",
           new Throwable("owned buffer allocated here"),
-          () -> owner.close(b, generation));
+          () -> close(block, generation));
     }
   }
 

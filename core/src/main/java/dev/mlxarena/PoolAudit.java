@@ -22,7 +22,6 @@ final class PoolAudit {
   private final OpenScopes scopes;
   private final FenceQueue fences;
   private final PoolCounters counters;
-  private final Block.Recycler pooled;
 
   PoolAudit(
       PoolLock lock,
@@ -31,8 +30,7 @@ final class PoolAudit {
       FreeLists free,
       OpenScopes scopes,
       FenceQueue fences,
-      PoolCounters counters,
-      Block.Recycler pooled) {
+      PoolCounters counters) {
     this.lock = lock;
     this.policy = policy;
     this.ledger = ledger;
@@ -40,7 +38,6 @@ final class PoolAudit {
     this.scopes = scopes;
     this.fences = fences;
     this.counters = counters;
-    this.pooled = pooled;
   }
 
   /** {@link BufferPool#freeCount()}. */
@@ -100,7 +97,7 @@ final class PoolAudit {
   }
 
   /**
-   * The first violated invariant, or {@code null}: every held buffer is in exactly one place (A2:
+   * The first violated invariant, or {@code null}, on a pool no other thread is using: every held buffer is in exactly one place (A2:
    * live, free in one list or reserve, or waiting for a fence), free buffers are FREE and filed
    * under their own bucket, the counters match the blocks (C1), and every held buffer is in the
    * residency set (R1).
@@ -120,7 +117,7 @@ final class PoolAudit {
     long held = 0;
     for (int i = 0; i < registry.size(); i++) {
       Block b = registry.get(i);
-      if (b.registryIndex != i || b.recycler != pooled) {
+      if (b.registryIndex != i || !b.isPooled()) {
         return "registry slot " + i + " holds a block indexed " + b.registryIndex;
       }
       if (seen.put(b, Boolean.FALSE) != null) {
@@ -218,7 +215,7 @@ final class PoolAudit {
   }
 
   /** The device buffers the pool holds, live and free. */
-  List<DeviceBuffer> held() {
+  List<DeviceBuffer> heldDeviceBuffers() {
     try (PoolLock held = lock.hold()) {
       BlockRegistry registry = ledger.registry;
       List<DeviceBuffer> out = new ArrayList<>(registry.size());
@@ -230,7 +227,7 @@ final class PoolAudit {
   }
 
   /** The free device buffers, wherever they wait. */
-  List<DeviceBuffer> free() {
+  List<DeviceBuffer> freeDeviceBuffers() {
     try (PoolLock held = lock.hold()) {
       List<DeviceBuffer> out = new ArrayList<>();
       forEachFree(b -> out.add(b.raw));

@@ -17,7 +17,10 @@ import java.util.Map;
 final class Registrations implements OwnedBuffer.Registrar {
   private final PoolLock lock;
   private final DeviceLedger ledger;
-  private final Map<Block, Boolean> registered = new IdentityHashMap<>();
+  /** Each registered block: its owner, and whether this pool added it to the residency set. */
+  private final Map<Block, Registration> registered = new IdentityHashMap<>();
+
+  private record Registration(OwnedBuffer owner, boolean added) {}
 
   Registrations(PoolLock lock, DeviceLedger ledger) {
     this.lock = lock;
@@ -25,10 +28,10 @@ final class Registrations implements OwnedBuffer.Registrar {
   }
 
   /**
-   * Checks, before taking the lock, that {@code buffer} may be registered with the pool on {@code
-   * device} whose handles close through {@code pooled}; returns the buffer's owner.
+   * Checks, before taking the lock, that {@code buffer} may be registered with {@code pool}, on
+   * {@code device}; returns the buffer's owner.
    */
-  static OwnedBuffer requireRegistrable(Buffer buffer, Device device, Block.Recycler pooled) {
+  static OwnedBuffer requireRegistrable(Buffer buffer, Device device, ScopeState.HandleCloser pool) {
     Checks.notNull(buffer, "buffer");
     Block b = buffer.block;
     if (buffer.isView()) {
@@ -38,16 +41,13 @@ final class Registrations implements OwnedBuffer.Registrar {
     if (!buffer.isValid()) {
       throw buffer.staleException();
     }
-    if (!(b.recycler instanceof OwnedBuffer owner)) {
+    if (!(buffer.recycler instanceof OwnedBuffer owner)) {
       throw new IllegalArgumentException(
           "registerExisting takes owned buffers (Device.allocBuffer or adopt); " + buffer
-              + " is pooled" + (b.recycler == pooled ? " by this pool" : " by another pool"));
+              + " is pooled" + (((ScopeState) buffer.recycler).pool == pool ? " by this pool"
+              : " by another pool"));
     }
-    if (b.device != device) {
-      throw new IllegalArgumentException(
-          "buffer belongs to device " + b.device.name() + ", this pool's device is "
-              + device.name());
-    }
+    Checks.sameDevice(b.device, device, "buffer");
     return owner;
   }
 
@@ -65,7 +65,7 @@ final class Registrations implements OwnedBuffer.Registrar {
       if (registered.containsKey(b)) {
         return;
       }
-      registered.put(b, ledger.addRegistered(b.raw, owner.ownResidency));
+      registered.put(b, new Registration(owner, ledger.addRegistered(b.raw, owner.ownResidency)));
       owner.addRegistrar(this);
     }
   }
@@ -80,8 +80,8 @@ final class Registrations implements OwnedBuffer.Registrar {
   public void forget(Block owned) {
     lock.lock();
     try {
-      Boolean added = registered.remove(owned);
-      if (Boolean.TRUE.equals(added)) {
+      Registration r = registered.remove(owned);
+      if (r != null && r.added()) {
         ledger.removeRegistered(owned.raw);
         ledger.commit();
       }
@@ -96,12 +96,12 @@ final class Registrations implements OwnedBuffer.Registrar {
    */
   boolean dropAll() {
     boolean staged = false;
-    for (Map.Entry<Block, Boolean> e : registered.entrySet()) {
+    for (Map.Entry<Block, Registration> e : registered.entrySet()) {
       Block b = e.getKey();
       synchronized (b) {
-        ((OwnedBuffer) b.recycler).removeRegistrar(this);
+        e.getValue().owner().removeRegistrar(this);
       }
-      if (e.getValue()) {
+      if (e.getValue().added()) {
         ledger.removeRegistered(b.raw);
         staged = true;
       }

@@ -17,7 +17,8 @@ import org.jspecify.annotations.Nullable;
  * <p>Only the scope that owns a reserve reads its tape in order. Anyone else (allocation under the
  * pool's lock from a parked reserve, eviction, statistics) goes through methods that spill first
  * or only look, so a block is never taken twice. Owned by one scope's thread while the scope is
- * open; guarded by the pool's lock while parked.
+ * open, by the closing thread while the scope is handed back into it, and guarded by the pool's
+ * lock while parked.
  */
 final class Reserve {
   private static final Block[] NO_TAPE = {};
@@ -27,6 +28,8 @@ final class Reserve {
   Block[] tape = NO_TAPE;
   int pos;
   int len;
+  /** The thread that parked this reserve, while it is parked (see {@code FreeLists#adopt}). */
+  @Nullable Thread parkedBy;
 
   Reserve(int buckets) {
     this.stacks = new BlockStack[buckets];

@@ -1,12 +1,13 @@
 package dev.mlxarena;
 
+import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 
 /**
  * The pool's side of one {@link Scope}: its record of issued buffers, its reserve and the counters
- * of what it issued that the pool has not folded in yet. Kept apart from the {@code Scope} handle
- * the user holds, so that a scope nobody closed can become unreachable (and be reported and
- * reclaimed) while the pool still links its state.
+ * of what it issued that the pool has not folded in yet; and the {@link Recycler} of the handles
+ * it issued. Kept apart from the {@code Scope} handle the user holds, so that a scope nobody
+ * closed can become unreachable (and be reported and reclaimed) while the pool still links it.
  *
  * <h2>Closing state</h2>
  * The record pairs each issued buffer with the generation it was issued at. Closing recycles
@@ -14,20 +15,37 @@ import org.jspecify.annotations.Nullable;
  * issued again, to this scope or another) is never recycled twice: a device buffer is always in
  * one place, one free list or one live handle.
  *
+ * <h2>A record that stores nothing in step</h2>
+ * A scope that adopted a reserve records into the reserve's tape array itself ({@link #blocks} is
+ * the tape), as long as each allocation takes the tape's next entry: the slot to record into then
+ * already holds the block, and recording stores no reference (a reference store into a long-lived
+ * array costs a GC card mark on every allocation). The first allocation out of step moves the
+ * record into the scope's own array ({@link #own}); only the tape's consumed entries are ever
+ * written while the two share an array.
+ *
  * <h2>Who touches what</h2>
  * The record, the reserve and the issue counters are plain fields owned by the scope's thread:
  * {@link #issue} runs on it without the pool's lock, from the scope's own reserve, and the pool
- * touches them only under its lock on that same thread (a locked allocation through this scope)
- * or once the scope is being closed, which the caller orders after its last allocation. Other
- * threads read the issue counters under the lock for statistics only, racily, which is why
- * statistics are approximate while other threads allocate. {@code closed} is volatile because
- * {@link Scope#isOpen()} may be asked from any thread.
+ * touches them only under its lock on that same thread (a locked allocation through this scope),
+ * or once the scope is being closed, which the caller orders after its last allocation; from then
+ * on ({@link #handingBack}) the closing thread owns them. Other threads read the issue counters
+ * under the lock for statistics only, racily, which is why statistics are approximate while other
+ * threads allocate. {@code closed} is volatile because {@link Scope#isOpen()} may be asked from
+ * any thread.
  */
-final class ScopeState {
+final class ScopeState implements Recycler {
   static final long[] NO_SHAPE = {};
   static final Block[] NO_BLOCKS = {};
   static final long[] NO_GENERATIONS = {};
 
+  /** How a scope's handles go back to their pool: the pool's handle close, under its lock. */
+  interface HandleCloser {
+    /** Hands back {@code block}, issued through {@code issuer} at {@code generation}. */
+    void closeHandle(ScopeState issuer, Block block, long generation);
+  }
+
+  /** The pool that opened this scope: where its handles go back, and the pool's identity. */
+  final HandleCloser pool;
   private final boolean isDefault;
   private final String deviceName;
   /** The stream this scope's buffers are used on, or {@code null} for a stream-less scope. */
@@ -35,10 +53,19 @@ final class ScopeState {
   /** Where the scope was opened, when leak detection or strict close records it. */
   @Nullable Throwable openedAt;
 
+  /** The record's blocks: {@link #own}, or the adopted reserve's tape while in step with it. */
   Block[] blocks;
+  /** The record array this scope owns, kept for the next scope when it closes. */
+  Block[] own;
   long[] generations;
   int count;
   private volatile boolean closed;
+  /**
+   * Set under the pool's lock when a close takes the record over: from then on the closing thread
+   * recycles this scope's buffers without the lock, and a release or close of one of its handles
+   * leaves it to that thread. Guarded by the pool's lock.
+   */
+  boolean handingBack;
   /** Links of the pool's list of open scopes (see {@code OpenScopes}); guarded by the pool's lock. */
   @Nullable ScopeState prev;
   @Nullable ScopeState next;
@@ -57,15 +84,18 @@ final class ScopeState {
   long issuedRequested;
 
   ScopeState(
+      HandleCloser pool,
       boolean isDefault,
       String deviceName,
       @Nullable DeviceStream stream,
-      Block[] blocks,
+      Block[] own,
       long[] generations) {
+    this.pool = pool;
     this.isDefault = isDefault;
     this.deviceName = deviceName;
     this.stream = stream;
-    this.blocks = blocks;
+    this.blocks = own;
+    this.own = own;
     this.generations = generations;
   }
 
@@ -80,6 +110,23 @@ final class ScopeState {
 
   void markClosed() {
     closed = true;
+  }
+
+  /** Waits until another thread's close of this scope has finished. */
+  void awaitClosed() {
+    for (int spins = 0; !closed; spins++) {
+      if (spins < 100) {
+        Thread.onSpinWait();
+      } else {
+        Thread.yield();
+      }
+    }
+  }
+
+  /** Takes {@code r} as this scope's reserve and records in step with its tape. */
+  void adopt(Reserve r) {
+    reserve = r;
+    blocks = r.tape;
   }
 
   /** A free block of {@code bucket} from this scope's reserve, or {@code null}; owner thread only. */
@@ -100,22 +147,50 @@ final class ScopeState {
     issuedRequested += bytes;
     long generation = b.generationPlain(); // this thread owns b: it came from a free list or the reserve
     track(b, generation);
-    return new Buffer(b, generation);
+    return new Buffer(b, generation, this);
   }
 
   private void track(Block b, long generation) {
-    if (count == blocks.length || count == generations.length) {
-      int n = Math.max(16, count * 2);
-      Block[] bs = new Block[n];
-      long[] gs = new long[n];
-      System.arraycopy(blocks, 0, bs, 0, count);
-      System.arraycopy(generations, 0, gs, 0, count);
-      blocks = bs;
-      generations = gs;
+    int n = count;
+    Block[] bs = blocks;
+    if (n < bs.length && n < generations.length) {
+      if (bs[n] == b) { // in step: the slot holds b already
+        generations[n] = generation;
+        count = n + 1;
+        return;
+      }
+      if (bs == own) {
+        bs[n] = b;
+        generations[n] = generation;
+        count = n + 1;
+        return;
+      }
     }
-    blocks[count] = b;
-    generations[count] = generation;
-    count++;
+    bs = recordInOwn(n);
+    bs[n] = b;
+    generations[n] = generation;
+    count = n + 1;
+  }
+
+  /** Moves the record into {@link #own}, grown to hold entry {@code n}, and returns it. */
+  private Block[] recordInOwn(int n) {
+    int size = Math.max(16, 2 * n);
+    if (own.length <= n) {
+      own = blocks == own ? Arrays.copyOf(own, size) : new Block[size];
+    }
+    if (blocks != own) {
+      System.arraycopy(blocks, 0, own, 0, n);
+      blocks = own;
+    }
+    if (generations.length <= n) {
+      generations = Arrays.copyOf(generations, size);
+    }
+    return own;
+  }
+
+  @Override
+  public void handBack(Block block, long generation) {
+    pool.closeHandle(this, block, generation);
   }
 
   @Override
