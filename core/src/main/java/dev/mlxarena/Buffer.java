@@ -67,7 +67,7 @@ public final class Buffer implements AutoCloseable {
    * @throws BufferAllocationException if the device cannot provide the memory
    */
   public static Buffer allocOwned(Device device, long bytes, DType dtype, long... shape) {
-    return owned(OwnedBuffer.allocate(device, bytes, dtype, shape));
+    return owned(OwnedBuffer.fresh(device, bytes, dtype, shape));
   }
 
   /**

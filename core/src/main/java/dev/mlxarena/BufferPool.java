@@ -259,7 +259,7 @@ public final class BufferPool implements AutoCloseable {
     ScopeState issuer = HandBacks.requireOwnPooled(buffer, handles, "release");
     try (PoolLock held = lock.hold()) {
       ensureLive(buffer, issuer);
-      handBacks.recycle(buffer.block, Block.DEATH_RELEASED);
+      handBacks.recycle(issuer, buffer.block, Block.DEATH_RELEASED);
     }
   }
 
@@ -276,7 +276,7 @@ public final class BufferPool implements AutoCloseable {
     Checks.notNull(fence, "fence");
     try (PoolLock held = lock.hold()) {
       ensureLive(buffer, issuer);
-      handBacks.defer(buffer.block, Block.DEATH_RELEASED, fence);
+      handBacks.defer(issuer, buffer.block, Block.DEATH_RELEASED, fence);
     }
   }
 
@@ -288,7 +288,7 @@ public final class BufferPool implements AutoCloseable {
     try (PoolLock held = lock.hold()) {
       if (!closed && !issuer.handingBack && b.generationAcquire() == generation
           && b.state == Block.LIVE) {
-        handBacks.recycle(b, Block.DEATH_CLOSED);
+        handBacks.recycle(issuer, b, Block.DEATH_CLOSED);
       }
     }
   }

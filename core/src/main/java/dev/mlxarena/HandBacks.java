@@ -14,7 +14,11 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A scope's hand-back walks its record in allocation order and recycles exactly the entries
  * whose generation still matches (see {@link ScopeState}); the survivors, compacted, become the
- * tape of the reserve the next scope adopts (see {@link Reserve}). Guarded by the pool's lock.
+ * tape of the reserve the next scope adopts (see {@link Reserve}). Closing a scope at once takes
+ * three steps: {@link #beginClose} under the pool's lock takes the record over, {@link
+ * #recycleInto} walks it on the closing thread without the lock (the record, the reserve and the
+ * blocks in it are that thread's alone by then), and {@link #endClose} under the lock parks the
+ * reserve. Everything else here runs under the pool's lock.
  */
 final class HandBacks {
   private final OpenScopes scopes;
@@ -56,34 +60,39 @@ final class HandBacks {
    * LIVE to FREE for one buffer: its handles die and it goes on its bucket's global list; then the
    * cache limit holds again.
    */
-  void recycle(Block b, byte why) {
+  void recycle(ScopeState issuer, Block b, byte why) {
     counters.notePeak();
+    issuer.handedBackEarly(b);
     leaveLive(b, why);
     free.add(b);
     evictor.enforceCacheLimit();
   }
 
   /** LIVE to DEFERRED for one buffer: its handles die now, its memory waits for {@code fence}. */
-  void defer(Block b, byte why, Fence fence) {
+  void defer(ScopeState issuer, Block b, byte why, Fence fence) {
     counters.notePeak();
+    issuer.handedBackEarly(b);
     leaveLive(b, why);
     fences.count(b);
     fences.add(fence, new Block[] {b});
     fences.collect();
   }
 
-  /** What one pass over a scope's record recycled, and the buckets it touched (see {@link FreeLists#touchAll}). */
-  record Recycled(long count, long bytes, long requested, long[] touched) {}
+  /**
+   * What one pass over a scope's record found: the entries it held, and of them the buffers it
+   * recycled, their capacity and requested bytes, and the buckets they touched (see {@link
+   * FreeLists#touchAll}).
+   */
+  record Recycled(int issued, long count, long bytes, long requested, long[] touched) {}
 
   /**
-   * First step of closing {@code scope} at once, under the lock: folds its counts in and takes
-   * its record over ({@link ScopeState#handingBack}), so that from now on releases of its handles
-   * leave them to the closing thread. Returns the reserve its buffers go back into, which no one
+   * First step of closing {@code scope} at once, under the lock: takes its buffers out of the
+   * active figures and its record over ({@link ScopeState#handingBack}), so that from now on
+   * releases of its handles leave them to the closing thread. Returns the reserve its buffers go back into, which no one
    * else can reach until {@link #endClose} parks it.
    */
   Reserve beginClose(ScopeState scope) {
-    counters.fold(scope);
-    counters.notePeak();
+    counters.closing(scope);
     scope.handingBack = true;
     Reserve reserve = scope.reserve;
     scope.reserve = null;
@@ -99,15 +108,11 @@ final class HandBacks {
   }
 
   /**
-   * Last step, under the lock: counts the recycled buffers out of the active figures, parks the
-   * reserve for the next scope (unless the pool closed meanwhile), closes a completed {@code
-   * fence}, and closes the scope.
+   * Last step, under the lock: parks the reserve for the next scope (unless the pool closed
+   * meanwhile), closes a completed {@code fence}, and closes the scope.
    */
   void endClose(
       ScopeState scope, Reserve reserve, Recycled recycled, @Nullable Fence fence, boolean poolOpen) {
-    counters.activeCount -= recycled.count();
-    counters.activeBytes -= recycled.bytes();
-    counters.requestedBytes -= recycled.requested();
     if (poolOpen) {
       free.touchAll(recycled.touched());
       if (!reserve.isEmpty()) {
@@ -121,7 +126,7 @@ final class HandBacks {
       fences.collect();
       evictor.enforceCacheLimit();
     }
-    PoolEvents.scopeClose(recycled.count(), recycled.bytes(), fence != null);
+    PoolEvents.scopeClose(recycled.issued(), recycled.bytes(), fence != null);
     scope.markClosed();
     scopes.remove(scope);
   }
@@ -196,6 +201,7 @@ final class HandBacks {
     counters.notePeak();
     long[] touched = free.newBucketSet();
     Recycled r = recycleRecord(scope, why, null, free, touched);
+    scope.recordHandedBack();
     free.touchAll(r.touched());
     counters.activeCount -= r.count();
     counters.activeBytes -= r.bytes();
@@ -257,7 +263,7 @@ final class HandBacks {
     } else {
       Arrays.fill(bs, 0, used, null); // the global lists hold them now
     }
-    return new Recycled(count, bytes, requested, touched);
+    return new Recycled(used, count, bytes, requested, touched);
   }
 
   /** Ends the leases of the scope's live buffers now and keeps them waiting for {@code fence}. */
@@ -276,6 +282,7 @@ final class HandBacks {
       bs[i] = null;
     }
     scope.count = 0;
+    scope.recordHandedBack();
     fences.add(fence, held.toArray(new Block[0]));
   }
 

@@ -38,7 +38,7 @@ final class OwnedBuffer implements Recycler {
    * A new zero-filled device allocation of exactly {@code bytes}, added to the device's residency
    * set (and committed) if it has one, leased as {@code dtype} and {@code shape}.
    */
-  static OwnedBuffer allocate(Device device, long bytes, DType dtype, long[] shape) {
+  static OwnedBuffer fresh(Device device, long bytes, DType dtype, long[] shape) {
     Checks.notNull(device, "device");
     long elements = Checks.elements(bytes, dtype, shape);
     DeviceBuffer raw = device.allocate(bytes);

@@ -69,6 +69,9 @@ final class PoolCounters {
     activeBytes += s.issuedBytes;
     requestedBytes += s.issuedRequested;
     allocations += s.issued;
+    s.liveCount += s.issued;
+    s.liveBytes += s.issuedBytes;
+    s.liveRequested += s.issuedRequested;
     s.issued = 0;
     s.issuedBytes = 0;
     s.issuedRequested = 0;
@@ -112,6 +115,20 @@ final class PoolCounters {
   /** Bytes in free lists and reserves right now. */
   long cachedBytesNow() {
     return heldBytes - activeBytesNow() - deferredBytes;
+  }
+
+  /**
+   * Takes what is still live of {@code s}'s allocations out of the active figures at once, as its
+   * close begins: from then on its buffers count as cached, though its closing thread is still
+   * moving them into its reserve.
+   */
+  void closing(ScopeState s) {
+    fold(s);
+    notePeak();
+    activeCount -= s.liveCount;
+    activeBytes -= s.liveBytes;
+    requestedBytes -= s.liveRequested;
+    s.recordHandedBack();
   }
 
   /** Records the active bytes of this moment as a peak candidate; call before lowering them. */

@@ -82,6 +82,11 @@ final class ScopeState implements Recycler {
   long issued;
   long issuedBytes;
   long issuedRequested;
+  // What of this scope's folded allocations is still live (not handed back one by one): what its
+  // close takes out of the active figures at once. Guarded by the pool's lock.
+  long liveCount;
+  long liveBytes;
+  long liveRequested;
 
   ScopeState(
       HandleCloser pool,
@@ -186,6 +191,20 @@ final class ScopeState implements Recycler {
       generations = Arrays.copyOf(generations, size);
     }
     return own;
+  }
+
+  /** Notes, under the lock, that the record was handed back entry by entry: nothing is live. */
+  void recordHandedBack() {
+    liveCount = 0;
+    liveBytes = 0;
+    liveRequested = 0;
+  }
+
+  /** Notes, under the lock, that {@code b}, issued here, went back before the scope closed. */
+  void handedBackEarly(Block b) {
+    liveCount--;
+    liveBytes -= b.capacity;
+    liveRequested -= b.byteLength;
   }
 
   @Override
