@@ -178,15 +178,15 @@ public final class BufferPool implements AutoCloseable {
         handBacks.closeAfter(scope, fence);
         return;
       }
-      reserve = scope.handingBack ? null : handBacks.beginClose(scope);
+      reserve = scope.handingBack ? null : handBacks.beginClose(scope, fence != null);
     }
     if (reserve == null) {
       scope.awaitClosed();
       return;
     }
-    HandBacks.Recycled recycled = HandBacks.recycleInto(scope, reserve, free.newBucketSet());
+    HandBacks.recycleInto(scope, reserve);
     try (PoolLock held = lock.hold()) {
-      handBacks.endClose(scope, reserve, recycled, fence, !closed);
+      handBacks.endClose(scope, reserve, fence, !closed);
     }
   }
 

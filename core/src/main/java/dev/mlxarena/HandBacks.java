@@ -79,20 +79,13 @@ final class HandBacks {
   }
 
   /**
-   * What one pass over a scope's record found: the entries it held, and of them the buffers it
-   * recycled, their capacity and requested bytes, and the buckets they touched (see {@link
-   * FreeLists#touchAll}).
-   */
-  record Recycled(int issued, long count, long bytes, long requested, long[] touched) {}
-
-  /**
    * First step of closing {@code scope} at once, under the lock: takes its buffers out of the
    * active figures and its record over ({@link ScopeState#handingBack}), so that from now on
    * releases of its handles leave them to the closing thread. Returns the reserve its buffers go back into, which no one
    * else can reach until {@link #endClose} parks it.
    */
-  Reserve beginClose(ScopeState scope) {
-    counters.closing(scope);
+  Reserve beginClose(ScopeState scope, boolean withFence) {
+    PoolEvents.scopeClose(scope.count, counters.closing(scope), withFence);
     scope.handingBack = true;
     Reserve reserve = scope.reserve;
     scope.reserve = null;
@@ -101,20 +94,19 @@ final class HandBacks {
 
   /**
    * Second step, without the lock, on the closing thread: recycles the scope's live buffers into
-   * {@code reserve}, noting the buckets it touched in {@code touched}, an empty bucket set.
+   * {@code reserve}, noting the buckets it touched in the reserve's {@link Reserve#recycledBuckets}.
    */
-  static Recycled recycleInto(ScopeState scope, Reserve reserve, long[] touched) {
-    return recycleRecord(scope, Block.DEATH_SCOPE_CLOSED, reserve, null, touched);
+  static void recycleInto(ScopeState scope, Reserve reserve) {
+    recycleRecord(scope, Block.DEATH_SCOPE_CLOSED, reserve, null, reserve.recycledBuckets, null);
   }
 
   /**
    * Last step, under the lock: parks the reserve for the next scope (unless the pool closed
    * meanwhile), closes a completed {@code fence}, and closes the scope.
    */
-  void endClose(
-      ScopeState scope, Reserve reserve, Recycled recycled, @Nullable Fence fence, boolean poolOpen) {
+  void endClose(ScopeState scope, Reserve reserve, @Nullable Fence fence, boolean poolOpen) {
     if (poolOpen) {
-      free.touchAll(recycled.touched());
+      free.touchAll(reserve.recycledBuckets);
       if (!reserve.isEmpty()) {
         free.park(reserve);
       }
@@ -126,7 +118,6 @@ final class HandBacks {
       fences.collect();
       evictor.enforceCacheLimit();
     }
-    PoolEvents.scopeClose(recycled.issued(), recycled.bytes(), fence != null);
     scope.markClosed();
     scopes.remove(scope);
   }
@@ -200,22 +191,25 @@ final class HandBacks {
   private void recycleToLists(ScopeState scope, byte why) {
     counters.notePeak();
     long[] touched = free.newBucketSet();
-    Recycled r = recycleRecord(scope, why, null, free, touched);
+    recycleRecord(scope, why, null, free, touched, counters);
     scope.recordHandedBack();
-    free.touchAll(r.touched());
-    counters.activeCount -= r.count();
-    counters.activeBytes -= r.bytes();
-    counters.requestedBytes -= r.requested();
+    free.touchAll(touched);
   }
 
   /**
    * Recycles every buffer {@code scope} issued whose handle is still live, into {@code target} (a
    * reserve, whose tape the compacted record becomes) or, when {@code null}, onto {@code lists},
-   * and empties the record. The caller owns the record and the blocks in it: under the lock, or
-   * the closing thread of a scope handing back.
+   * and empties the record; under the lock, counts them out of {@code active} too. The caller
+   * owns the record and the blocks in it: under the lock, or the closing thread of a scope handing
+   * back.
    */
-  private static Recycled recycleRecord(
-      ScopeState scope, byte why, @Nullable Reserve target, @Nullable FreeLists lists, long[] touched) {
+  private static void recycleRecord(
+      ScopeState scope,
+      byte why,
+      @Nullable Reserve target,
+      @Nullable FreeLists lists,
+      long[] touched,
+      @Nullable PoolCounters active) {
     Block[] bs = scope.blocks;
     long[] gs = scope.generations;
     boolean doublePush = PlantedFault.active == PlantedFault.DOUBLE_PUSH;
@@ -263,7 +257,11 @@ final class HandBacks {
     } else {
       Arrays.fill(bs, 0, used, null); // the global lists hold them now
     }
-    return new Recycled(used, count, bytes, requested, touched);
+    if (active != null) {
+      active.activeCount -= count;
+      active.activeBytes -= bytes;
+      active.requestedBytes -= requested;
+    }
   }
 
   /** Ends the leases of the scope's live buffers now and keeps them waiting for {@code fence}. */

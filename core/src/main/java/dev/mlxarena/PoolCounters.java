@@ -119,16 +119,19 @@ final class PoolCounters {
 
   /**
    * Takes what is still live of {@code s}'s allocations out of the active figures at once, as its
-   * close begins: from then on its buffers count as cached, though its closing thread is still
-   * moving them into its reserve.
+   * close begins, and returns their bytes: from then on its buffers count as cached, though its
+   * closing thread is still moving them into its reserve.
    */
-  void closing(ScopeState s) {
+  long closing(ScopeState s) {
+    long bytes;
     fold(s);
     notePeak();
     activeCount -= s.liveCount;
     activeBytes -= s.liveBytes;
     requestedBytes -= s.liveRequested;
+    bytes = s.liveBytes;
     s.recordHandedBack();
+    return bytes;
   }
 
   /** Records the active bytes of this moment as a peak candidate; call before lowering them. */

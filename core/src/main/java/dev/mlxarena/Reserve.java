@@ -28,11 +28,14 @@ final class Reserve {
   Block[] tape = NO_TAPE;
   int pos;
   int len;
+  /** The buckets a scope's close recycled into this reserve, until they are stamped as used. */
+  final long[] recycledBuckets;
   /** The thread that parked this reserve, while it is parked (see {@code FreeLists#adopt}). */
   @Nullable Thread parkedBy;
 
   Reserve(int buckets) {
     this.stacks = new BlockStack[buckets];
+    this.recycledBuckets = new long[(buckets + 63) >>> 6];
   }
 
   /** The owner's allocation: the tape's head if it fits, else a stack; {@code null} if none. */
