@@ -1,5 +1,8 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.HostMemory;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -7,13 +10,14 @@ import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The pool's record of one device buffer, and of the handle currently issued over it.
+ * The record of one device buffer, and of the handle currently issued over it. A block knows
+ * nothing above itself: its handle carries the {@link Recycler} that takes it back.
  *
  * <h2>Generations</h2>
  * Every time the memory is handed back (release, scope close, reset, clear, pool close, free) the
  * generation is incremented. A {@link Buffer} remembers the generation it was issued at and is live
  * exactly while the two are equal, so every handle issued before a recycle becomes stale at once,
- * without the pool having to find it. Generations are 64-bit: they never wrap in practice, so a
+ * without anyone having to find it. Generations are 64-bit: they never wrap in practice, so a
  * stale handle can never become valid again.
  *
  * <h2>Lease metadata</h2>
@@ -21,10 +25,15 @@ import org.jspecify.annotations.Nullable;
  * rather than in the handle (which stays small: the hot path allocates only the handle). They are
  * meaningful only while the generation matches; stale handles check first and never read them.
  *
- * <p>All mutable fields except {@code generation} are guarded by the owning pool's lock (or, for
- * owned buffers, by the block itself). {@code generation} is written only under that lock, with
- * release ordering, and read with acquire ordering, so that a handle's liveness check needs no
- * lock; on x86 both are plain moves, which keeps recycling a scope free of fences.
+ * <h2>Memory ordering</h2>
+ * All mutable fields except {@code generation} are plain and guarded by the owner: the pool's lock;
+ * the scope's thread for a block in that scope's reserve (see {@code Reserve}); the closing thread
+ * for a block of a scope being handed back (see {@code HandBacks}); or, for owned buffers, the
+ * block's own monitor. {@code generation} is written only by the owner, as a release
+ * store ({@link #kill}), read by anyone as an acquire load ({@link #generationAcquire()}) and by the
+ * owner as a plain one ({@link #generationPlain()}), so
+ * a handle's liveness check needs no lock; on x86 both are plain moves, which keeps recycling a
+ * scope free of fences.
  */
 final class Block {
   private static final VarHandle GENERATION;
@@ -46,8 +55,6 @@ final class Block {
 
   final Device device;
   final DeviceBuffer raw;
-  /** The pool this block belongs to; {@code null} for an owned buffer. */
-  final @Nullable BufferPool pool;
   /** The bucket index, or -1 for an owned buffer. */
   final int bucket;
   final long capacity;
@@ -57,7 +64,7 @@ final class Block {
   /** Why the last handle died (a {@code DEATH_*} code), for the stale handle's message. */
   byte lastDeath = DEATH_NONE;
 
-  // Death codes are bytes, not strings, so recycling stores no references (see BufferPool).
+  // Death codes are bytes, not strings, so recycling stores no references.
   static final byte DEATH_NONE = 0;
   static final byte DEATH_RELEASED = 1;
   static final byte DEATH_CLOSED = 2;
@@ -77,10 +84,6 @@ final class Block {
     "the owned buffer was closed"
   };
 
-  String deathReason() {
-    return DEATHS[lastDeath];
-  }
-
   DType dtype = DType.U8;
   long byteLength;
   long elementCount;
@@ -89,19 +92,23 @@ final class Block {
 
   /** The position in the pool's registry of all blocks, or -1. */
   int registryIndex = -1;
-  /** Owned buffers: whether the device's residency set holds it on the buffer's own account. */
-  boolean ownResidency;
-  /** Owned buffers: pools that registered it through {@link BufferPool#registerExisting}. */
-  BufferPool @Nullable [] registeredWith;
 
   private @Nullable ByteBuffer hostView;
 
-  Block(Device device, DeviceBuffer raw, @Nullable BufferPool pool, int bucket, long capacity) {
+  Block(Device device, DeviceBuffer raw, int bucket, long capacity) {
     this.device = device;
     this.raw = raw;
-    this.pool = pool;
     this.bucket = bucket;
     this.capacity = capacity;
+  }
+
+  /** Whether a pool's bucket holds this block (as opposed to an owned buffer). */
+  boolean isPooled() {
+    return bucket >= 0;
+  }
+
+  String deathReason() {
+    return DEATHS[lastDeath];
   }
 
   /** Records the metadata of a new lease; reuses the shape array when the rank matches. */
@@ -124,15 +131,23 @@ final class Block {
     }
   }
 
-  /** Ends the current lease: every handle issued so far becomes stale. */
+  /** Ends the current lease (release store of the next generation): every handle so far is stale. */
   void kill(byte why) {
     lastDeath = why;
-    GENERATION.setRelease(this, generation + 1);
+    GENERATION.setRelease(this, generation + 1); // plain read: only the owner writes it
   }
 
-  /** The current generation, read with acquire ordering. */
-  long generation() {
+  /** The current generation, as an acquire load: what a handle compares its own against. */
+  long generationAcquire() {
     return (long) GENERATION.getAcquire(this);
+  }
+
+  /**
+   * The current generation, as a plain load: only for the block's owner (the pool under its lock,
+   * or the scope's thread for a block of its reserve), which is the only writer.
+   */
+  long generationPlain() {
+    return generation;
   }
 
   long[] shapeCopy() {

@@ -1,8 +1,10 @@
 package dev.mlxarena;
 
-import com.sun.jna.Pointer;
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.HostMemory;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -17,8 +19,8 @@ import org.jspecify.annotations.Nullable;
  * because the memory may already belong to a newer handle. Slice views die with the buffer they
  * were cut from.
  *
- * <p>The check is a single comparison of the handle's generation with the memory's (see {@code
- * Block}), so it costs almost nothing. It is exact for any use ordered after the hand-back (the
+ * <p>The check is a single comparison of the handle's generation with the memory's, read with
+ * acquire ordering (see {@code Block}), so it costs almost nothing. It is exact for any use ordered after the hand-back (the
  * usual bug: a handle kept past its token). A handle used concurrently with its own release on
  * another thread is a data race the check cannot always see. Views returned by {@link
  * #asByteBuffer()} are not checked: do not keep them past the handle's life.
@@ -35,42 +37,65 @@ import org.jspecify.annotations.Nullable;
 public final class Buffer implements AutoCloseable {
 
   /** A slice of a buffer: same memory, same generation, its own range. */
-  private static final class View {
-    final long byteOffset;
-    final long byteLength;
-    final long elementCount;
-
-    View(long byteOffset, long byteLength, long elementCount) {
-      this.byteOffset = byteOffset;
-      this.byteLength = byteLength;
-      this.elementCount = elementCount;
-    }
-  }
+  private record View(long byteOffset, long byteLength, long elementCount) {}
 
   final Block block;
+  /** The generation this handle was issued at: live while the block's is the same. */
   final long generation;
+  /** Who takes the memory back on {@link #close()}: the issuing scope, or the owned buffer. */
+  final Recycler recycler;
   private final @Nullable View view;
 
-  Buffer(Block block, long generation) {
-    this(block, generation, null);
+  Buffer(Block block, long generation, Recycler recycler) {
+    this(block, generation, recycler, null);
   }
 
-  private Buffer(Block block, long generation, @Nullable View view) {
+  private Buffer(Block block, long generation, Recycler recycler, @Nullable View view) {
     this.block = block;
     this.generation = generation;
+    this.recycler = recycler;
     this.view = view;
+  }
+
+  // ---------------------------------------------------------------- owned buffers
+
+  /**
+   * An exactly-sized, zero-filled buffer of {@code device}, owned by the caller: what {@link
+   * Device#allocBuffer} returns (its default calls this). Made resident; {@link #close()} frees it.
+   *
+   * @throws IllegalArgumentException for a non-positive size or a shape that needs more bytes
+   * @throws BufferAllocationException if the device cannot provide the memory
+   */
+  public static Buffer allocOwned(Device device, long bytes, DType dtype, long... shape) {
+    return owned(OwnedBuffer.fresh(device, bytes, dtype, shape));
+  }
+
+  /**
+   * Takes ownership of a raw allocation of {@code device}, as {@link Device#adopt} does (its
+   * default calls this): neither zero-filled nor made resident; {@link #close()} frees it.
+   *
+   * @throws IllegalArgumentException if the shape needs more than the buffer's capacity
+   */
+  public static Buffer adoptOwned(Device device, DeviceBuffer raw, DType dtype, long... shape) {
+    return owned(OwnedBuffer.adopt(device, raw, dtype, shape));
+  }
+
+  private static Buffer owned(OwnedBuffer owner) {
+    Buffer handle = new Buffer(owner.block, owner.block.generationAcquire(), owner);
+    owner.watchIfSampled(handle, handle.generation);
+    return handle;
   }
 
   // ---------------------------------------------------------------- liveness
 
   /** Whether this handle may still be used: its memory has not been handed back. */
   public boolean isValid() {
-    return block.generation() == generation;
+    return block.generationAcquire() == generation;
   }
 
   private Block live() {
     Block b = block;
-    if (b.generation() != generation) {
+    if (b.generationAcquire() != generation) {
       throw staleException();
     }
     return b;
@@ -80,7 +105,7 @@ public final class Buffer implements AutoCloseable {
     return new StaleBufferException(
         "stale buffer handle: its " + block.capacity + "-byte device buffer was handed back ("
             + block.deathReason() + "; handle generation " + generation + ", memory now at "
-            + block.generation() + "). A handle must not be used after its scope closes or after"
+            + block.generationAcquire() + "). A handle must not be used after its scope closes or after"
             + " release, reset or close.");
   }
 
@@ -94,19 +119,19 @@ public final class Buffer implements AutoCloseable {
   /** The dimensions, as a fresh copy. A view is one-dimensional. */
   public long[] shape() {
     Block b = live();
-    return view == null ? b.shapeCopy() : new long[] {view.elementCount};
+    return view == null ? b.shapeCopy() : new long[] {view.elementCount()};
   }
 
   /** The number of elements: the product of the shape. */
   public long elementCount() {
     Block b = live();
-    return view == null ? b.elementCount : view.elementCount;
+    return view == null ? b.elementCount : view.elementCount();
   }
 
   /** The byte length that was asked for (a view: its element count times the element size). */
   public long byteLength() {
     Block b = live();
-    return view == null ? b.byteLength : view.byteLength;
+    return view == null ? b.byteLength : view.byteLength();
   }
 
   /**
@@ -119,7 +144,7 @@ public final class Buffer implements AutoCloseable {
 
   /** The offset of this handle's first byte in the device buffer: 0 except for views. */
   public long byteOffset() {
-    return view == null ? 0 : view.byteOffset;
+    return view == null ? 0 : view.byteOffset();
   }
 
   /** The device the memory belongs to. */
@@ -129,7 +154,7 @@ public final class Buffer implements AutoCloseable {
 
   /** Whether this is a pooled buffer (as opposed to an owned one or a view). */
   public boolean isPooled() {
-    return block.pool != null && view == null;
+    return block.isPooled() && view == null;
   }
 
   /** Whether this is a slice view of another buffer. */
@@ -176,8 +201,8 @@ public final class Buffer implements AutoCloseable {
       throw new IllegalArgumentException("slice of " + elements + " elements");
     }
     long length = elements * size;
-    Checks.range(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
-    return new Buffer(b, generation, new View(byteOffset() + byteOffset, length, elements));
+    HostMemory.checkRange(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
+    return new Buffer(b, generation, recycler, new View(byteOffset() + byteOffset, length, elements));
   }
 
   // ---------------------------------------------------------------- host views
@@ -196,7 +221,7 @@ public final class Buffer implements AutoCloseable {
   /** A native-order view of {@code length} bytes from {@code byteOffset} within this handle. */
   public ByteBuffer asByteBuffer(long byteOffset, long length) {
     Block b = live();
-    Checks.range(byteOffset, length, capacity(), "buffer (" + b.describe() + ")");
+    HostMemory.checkRange(byteOffset, length, capacity(), "buffer (" + b.describe() + ")");
     return HostMemory.view(b.raw, byteOffset() + byteOffset, length);
   }
 
@@ -208,7 +233,7 @@ public final class Buffer implements AutoCloseable {
       throw new IllegalArgumentException(
           "element access as " + expected + " on a buffer of " + b.dtype);
     }
-    long count = view == null ? b.elementCount : view.elementCount;
+    long count = view == null ? b.elementCount : view.elementCount();
     if (index < 0 || index >= count) {
       throw new IndexOutOfBoundsException(
           "index " + index + " is outside the " + count + " elements of the buffer");
@@ -216,83 +241,59 @@ public final class Buffer implements AutoCloseable {
     return byteOffset() + index * expected.byteSize();
   }
 
-  private ByteBuffer hv() {
-    return block.hostView();
-  }
-
-  private boolean inView(long offset, int size) {
-    return offset + size <= hv().capacity();
-  }
-
-  private Pointer far(long offset) {
-    return new Pointer(block.raw.hostAddress() + offset);
-  }
-
   /** Reads element {@code index} of an F32 buffer. */
   public float getF32(long index) {
-    long o = at(index, DType.F32);
-    return inView(o, 4) ? hv().getFloat((int) o) : far(o).getFloat(0);
+    return Float.intBitsToFloat(HostAccess.getInt(block, at(index, DType.F32)));
   }
 
   /** Writes element {@code index} of an F32 buffer. */
   public void putF32(long index, float value) {
-    long o = at(index, DType.F32);
-    if (inView(o, 4)) {
-      hv().putFloat((int) o, value);
-    } else {
-      far(o).setFloat(0, value);
-    }
+    HostAccess.putInt(block, at(index, DType.F32), Float.floatToRawIntBits(value));
   }
 
   /** Reads element {@code index} of an F64 buffer. */
   public double getF64(long index) {
-    long o = at(index, DType.F64);
-    return inView(o, 8) ? hv().getDouble((int) o) : far(o).getDouble(0);
+    return Double.longBitsToDouble(HostAccess.getLong(block, at(index, DType.F64)));
   }
 
   /** Writes element {@code index} of an F64 buffer. */
   public void putF64(long index, double value) {
-    long o = at(index, DType.F64);
-    if (inView(o, 8)) {
-      hv().putDouble((int) o, value);
-    } else {
-      far(o).setDouble(0, value);
-    }
+    HostAccess.putLong(block, at(index, DType.F64), Double.doubleToRawLongBits(value));
   }
 
   /** Reads element {@code index} of an F16 buffer, widened to float. */
   public float getF16(long index) {
-    return Halves.f16ToFloat(getShort(at(index, DType.F16)));
+    return Halves.f16ToFloat(HostAccess.getShort(block, at(index, DType.F16)));
   }
 
   /** Writes element {@code index} of an F16 buffer, rounding to nearest even. */
   public void putF16(long index, float value) {
-    putShort(at(index, DType.F16), Halves.floatToF16(value));
+    HostAccess.putShort(block, at(index, DType.F16), Halves.floatToF16(value));
   }
 
   /** Reads element {@code index} of a BF16 buffer, widened to float. */
   public float getBF16(long index) {
-    return Halves.bf16ToFloat(getShort(at(index, DType.BF16)));
+    return Halves.bf16ToFloat(HostAccess.getShort(block, at(index, DType.BF16)));
   }
 
   /** Writes element {@code index} of a BF16 buffer, rounding to nearest even. */
   public void putBF16(long index, float value) {
-    putShort(at(index, DType.BF16), Halves.floatToBf16(value));
+    HostAccess.putShort(block, at(index, DType.BF16), Halves.floatToBf16(value));
   }
 
   /** Reads element {@code index} of an I8 buffer. */
   public byte getI8(long index) {
-    return getByte(at(index, DType.I8));
+    return HostAccess.getByte(block, at(index, DType.I8));
   }
 
   /** Writes element {@code index} of an I8 buffer. */
   public void putI8(long index, byte value) {
-    putByte(at(index, DType.I8), value);
+    HostAccess.putByte(block, at(index, DType.I8), value);
   }
 
   /** Reads element {@code index} of a U8 buffer, from 0 to 255. */
   public int getU8(long index) {
-    return getByte(at(index, DType.U8)) & 0xff;
+    return HostAccess.getByte(block, at(index, DType.U8)) & 0xff;
   }
 
   /**
@@ -303,12 +304,12 @@ public final class Buffer implements AutoCloseable {
   public void putU8(long index, int value) {
     long o = at(index, DType.U8);
     unsignedRange(value, 0xff, DType.U8);
-    putByte(o, (byte) value);
+    HostAccess.putByte(block, o, (byte) value);
   }
 
   /** Reads element {@code index} of a U16 buffer, from 0 to 65535. */
   public int getU16(long index) {
-    return getShort(at(index, DType.U16)) & 0xffff;
+    return HostAccess.getShort(block, at(index, DType.U16)) & 0xffff;
   }
 
   /**
@@ -319,22 +320,22 @@ public final class Buffer implements AutoCloseable {
   public void putU16(long index, int value) {
     long o = at(index, DType.U16);
     unsignedRange(value, 0xffff, DType.U16);
-    putShort(o, (short) value);
+    HostAccess.putShort(block, o, (short) value);
   }
 
   /** Reads element {@code index} of an I32 buffer. */
   public int getI32(long index) {
-    return getInt(at(index, DType.I32));
+    return HostAccess.getInt(block, at(index, DType.I32));
   }
 
   /** Writes element {@code index} of an I32 buffer. */
   public void putI32(long index, int value) {
-    putInt(at(index, DType.I32), value);
+    HostAccess.putInt(block, at(index, DType.I32), value);
   }
 
   /** Reads element {@code index} of a U32 buffer, from 0 to 2^32 - 1. */
   public long getU32(long index) {
-    return getInt(at(index, DType.U32)) & 0xffffffffL;
+    return HostAccess.getInt(block, at(index, DType.U32)) & 0xffffffffL;
   }
 
   /**
@@ -345,23 +346,17 @@ public final class Buffer implements AutoCloseable {
   public void putU32(long index, long value) {
     long o = at(index, DType.U32);
     unsignedRange(value, 0xffffffffL, DType.U32);
-    putInt(o, (int) value);
+    HostAccess.putInt(block, o, (int) value);
   }
 
   /** Reads element {@code index} of an I64 buffer. */
   public long getI64(long index) {
-    long o = at(index, DType.I64);
-    return inView(o, 8) ? hv().getLong((int) o) : far(o).getLong(0);
+    return HostAccess.getLong(block, at(index, DType.I64));
   }
 
   /** Writes element {@code index} of an I64 buffer. */
   public void putI64(long index, long value) {
-    long o = at(index, DType.I64);
-    if (inView(o, 8)) {
-      hv().putLong((int) o, value);
-    } else {
-      far(o).setLong(0, value);
-    }
+    HostAccess.putLong(block, at(index, DType.I64), value);
   }
 
   private static void unsignedRange(long value, long max, DType dtype) {
@@ -370,49 +365,11 @@ public final class Buffer implements AutoCloseable {
     }
   }
 
-  private byte getByte(long o) {
-    return inView(o, 1) ? hv().get((int) o) : far(o).getByte(0);
-  }
-
-  private void putByte(long o, byte v) {
-    if (inView(o, 1)) {
-      hv().put((int) o, v);
-    } else {
-      far(o).setByte(0, v);
-    }
-  }
-
-  private short getShort(long o) {
-    return inView(o, 2) ? hv().getShort((int) o) : far(o).getShort(0);
-  }
-
-  private void putShort(long o, short v) {
-    if (inView(o, 2)) {
-      hv().putShort((int) o, v);
-    } else {
-      far(o).setShort(0, v);
-    }
-  }
-
-  private int getInt(long o) {
-    return inView(o, 4) ? hv().getInt((int) o) : far(o).getInt(0);
-  }
-
-  private void putInt(long o, int v) {
-    if (inView(o, 4)) {
-      hv().putInt((int) o, v);
-    } else {
-      far(o).setInt(0, v);
-    }
-  }
-
   // ---------------------------------------------------------------- bulk copies
 
   /** Copies {@code src} into the first {@code src.length} F32 elements. */
   public Buffer copyFrom(float[] src) {
-    ByteBuffer w = beginWrite(bulk(src.length, DType.F32));
-    w.asFloatBuffer().put(src);
-    return endWrite(w);
+    return write(bulk(src.length, DType.F32), w -> w.asFloatBuffer().put(src));
   }
 
   /** Copies the first {@code dst.length} F32 elements into {@code dst}. */
@@ -422,9 +379,7 @@ public final class Buffer implements AutoCloseable {
 
   /** Copies {@code src} into the first {@code src.length} F64 elements. */
   public Buffer copyFrom(double[] src) {
-    ByteBuffer w = beginWrite(bulk(src.length, DType.F64));
-    w.asDoubleBuffer().put(src);
-    return endWrite(w);
+    return write(bulk(src.length, DType.F64), w -> w.asDoubleBuffer().put(src));
   }
 
   /** Copies the first {@code dst.length} F64 elements into {@code dst}. */
@@ -434,9 +389,7 @@ public final class Buffer implements AutoCloseable {
 
   /** Copies {@code src} into the first {@code src.length} elements of an I32 or U32 buffer. */
   public Buffer copyFrom(int[] src) {
-    ByteBuffer w = beginWrite(bulk(src.length, DType.I32, DType.U32));
-    w.asIntBuffer().put(src);
-    return endWrite(w);
+    return write(bulk(src.length, DType.I32, DType.U32), w -> w.asIntBuffer().put(src));
   }
 
   /** Copies the first {@code dst.length} elements of an I32 or U32 buffer into {@code dst}. */
@@ -446,9 +399,7 @@ public final class Buffer implements AutoCloseable {
 
   /** Copies {@code src} into the first {@code src.length} elements of an I64 buffer. */
   public Buffer copyFrom(long[] src) {
-    ByteBuffer w = beginWrite(bulk(src.length, DType.I64));
-    w.asLongBuffer().put(src);
-    return endWrite(w);
+    return write(bulk(src.length, DType.I64), w -> w.asLongBuffer().put(src));
   }
 
   /** Copies the first {@code dst.length} elements of an I64 buffer into {@code dst}. */
@@ -461,9 +412,7 @@ public final class Buffer implements AutoCloseable {
    * src.length} elements of a buffer of one of those types.
    */
   public Buffer copyFrom(short[] src) {
-    ByteBuffer w = beginWrite(bulk(src.length, DType.F16, DType.BF16, DType.U16));
-    w.asShortBuffer().put(src);
-    return endWrite(w);
+    return write(bulk(src.length, DType.F16, DType.BF16, DType.U16), w -> w.asShortBuffer().put(src));
   }
 
   /** Copies the first {@code dst.length} 16-bit values of an F16, BF16 or U16 buffer. */
@@ -473,9 +422,7 @@ public final class Buffer implements AutoCloseable {
 
   /** Copies raw bytes into the start of the buffer, whatever its dtype. */
   public Buffer copyFrom(byte[] src) {
-    ByteBuffer w = beginWrite(rawBytes(0, src.length));
-    w.put(src);
-    return endWrite(w);
+    return write(rawBytes(0, src.length), w -> w.put(src));
   }
 
   /** Copies the first {@code dst.length} raw bytes of the buffer, whatever its dtype. */
@@ -500,63 +447,25 @@ public final class Buffer implements AutoCloseable {
 
   private long bulk(int elements, DType... accepted) {
     Block b = live();
-    boolean ok = false;
-    for (DType d : accepted) {
-      ok |= b.dtype == d;
-    }
-    if (!ok) {
-      throw new IllegalArgumentException(
-          "a copy of " + accepted[0].byteSize() + "-byte values does not fit a buffer of "
-              + b.dtype);
-    }
-    long count = view == null ? b.elementCount : view.elementCount;
-    if (elements > count) {
-      throw new IndexOutOfBoundsException(
-          "copy of " + elements + " elements into a buffer of " + count + " elements");
-    }
-    return rawBytes(0, (long) elements * b.dtype.byteSize());
+    long count = view == null ? b.elementCount : view.elementCount();
+    return rawBytes(0, HostAccess.bulkBytes(b, count, elements, accepted));
   }
 
   private long rawBytes(long byteOffset, long length) {
-    Block b = live();
-    Checks.range(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
-    if (length > HostMemory.MAX_VIEW) {
-      throw new IllegalArgumentException(
-          "one copy moves at most " + HostMemory.MAX_VIEW + " bytes, asked for " + length
-              + ": copy in windows through copyFrom/copyTo(ByteBuffer, offset)");
-    }
-    return length;
+    return HostAccess.copyBytes(live(), byteOffset, length, byteLength());
   }
 
-  // Bulk copies start at this handle's first byte. Host-visible memory is written in place
-  // through a view; device-private memory is staged in a direct buffer and transferred.
+  // Bulk copies start at this handle's first byte.
 
-  private ByteBuffer beginWrite(long length) {
-    Block b = block;
-    if (b.raw.isHostVisible()) {
-      return HostMemory.view(b.raw, byteOffset(), length);
-    }
-    return ByteBuffer.allocateDirect((int) length).order(ByteOrder.nativeOrder());
-  }
-
-  private Buffer endWrite(ByteBuffer written) {
-    Block b = block;
-    if (!b.raw.isHostVisible()) {
-      written.clear();
-      b.device.write(b.raw, byteOffset(), written);
-    }
+  private Buffer write(long length, Consumer<ByteBuffer> fill) {
+    ByteBuffer w = HostAccess.beginWrite(block, byteOffset(), length);
+    fill.accept(w);
+    HostAccess.endWrite(block, byteOffset(), w);
     return this;
   }
 
   private ByteBuffer beginRead(long length) {
-    Block b = block;
-    if (b.raw.isHostVisible()) {
-      return HostMemory.view(b.raw, byteOffset(), length);
-    }
-    ByteBuffer staging = ByteBuffer.allocateDirect((int) length).order(ByteOrder.nativeOrder());
-    b.device.read(b.raw, byteOffset(), staging);
-    staging.flip();
-    return staging;
+    return HostAccess.beginRead(block, byteOffset(), length);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -571,12 +480,7 @@ public final class Buffer implements AutoCloseable {
     if (view != null || !isValid()) {
       return;
     }
-    BufferPool pool = block.pool;
-    if (pool != null) {
-      pool.closeHandle(this);
-    } else {
-      OwnedBuffers.close(this);
-    }
+    recycler.handBack(block, generation);
   }
 
   @Override
@@ -585,10 +489,10 @@ public final class Buffer implements AutoCloseable {
     if (!isValid()) {
       return "Buffer[stale, " + b.capacity + " B device buffer, " + b.deathReason() + "]";
     }
-    String kind = view != null ? "view at +" + view.byteOffset : b.pool != null ? "pooled" : "owned";
+    String kind = view != null ? "view at +" + view.byteOffset() : b.isPooled() ? "pooled" : "owned";
     String range =
         view != null
-            ? b.dtype + " [" + view.elementCount + "], " + view.byteLength + " B"
+            ? b.dtype + " [" + view.elementCount() + "], " + view.byteLength() + " B"
             : b.describe();
     return "Buffer[" + range + ", " + kind + ", " + b.device.name() + "]";
   }

@@ -1,5 +1,6 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.Device;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -11,12 +12,11 @@ final class Checks {
     return Objects.requireNonNull(value, () -> name + " must not be null");
   }
 
-  /** Checks {@code [offset, offset + length)} lies inside {@code [0, limit)}. */
-  static void range(long offset, long length, long limit, String what) {
-    if (offset < 0 || length < 0 || offset > limit || length > limit - offset) {
-      throw new IndexOutOfBoundsException(
-          "range [" + offset + ", " + offset + " + " + length + ") is outside the " + limit
-              + " bytes of the " + what);
+  /** Checks that {@code what}, of device {@code actual}, belongs to the pool's {@code device}. */
+  static void sameDevice(Device actual, Device device, String what) {
+    if (actual != device) {
+      throw new IllegalArgumentException(
+          what + " belongs to device " + actual.name() + ", this pool's device is " + device.name());
     }
   }
 

@@ -1,5 +1,7 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.Device;
+
 /**
  * An ordered queue of device work: a CUDA stream, a Metal command queue. Work enqueued on one
  * stream runs in the order it was enqueued, so memory that earlier work on the stream used may be

@@ -1,6 +1,8 @@
 package dev.mlxarena;
 
 import dev.mlxarena.host.HostDevice;
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceProvider;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;

@@ -4,16 +4,18 @@ import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
 /**
- * Finds scopes and owned buffers that become unreachable without {@code close()}, as Netty's leak detector does: a
- * {@link Cleaner} watches the user's {@link Scope} handle while the pool keeps only its {@link
- * ScopeState}. When the handle is collected while its state is still open, the leak is logged with
- * the stack where the scope was opened and the state is closed, so its buffers go back to the pool.
+ * Finds scopes and owned buffers that become unreachable without {@code close()}, as Netty's leak
+ * detector does: a {@link Cleaner} watches the handle the user holds (a {@link Scope}, a {@link
+ * Buffer}) while the state behind it stays reachable from its owner. When the handle is collected,
+ * the owner is asked to reclaim the state; if it was still open, that was a leak, which is logged
+ * with the stack where the handle was made.
  *
- * <p>{@link LeakDetection#SAMPLED} watches one scope in {@link #SAMPLE}; {@link
+ * <p>{@link LeakDetection#SAMPLED} watches one handle in {@link #SAMPLE}; {@link
  * LeakDetection#PARANOID} watches all. Watching costs a stack trace and a cleaner registration, so
- * unsampled scopes cost nothing.
+ * unsampled handles cost nothing.
  */
 final class LeakTracker {
   static final int SAMPLE = 128;
@@ -25,7 +27,7 @@ final class LeakTracker {
 
   private LeakTracker() {}
 
-  /** Whether the next scope of a pool at {@code level} is watched. */
+  /** Whether the next handle made at {@code level} is watched. */
   static boolean sample(LeakDetection level) {
     return switch (level) {
       case DISABLED -> false;
@@ -34,36 +36,27 @@ final class LeakTracker {
     };
   }
 
-  /** Watches an owned buffer's handle; the block must not refer back to it. */
-  static void watch(Buffer handle, Block block, long generation) {
-    Throwable openedAt = new Throwable("owned buffer allocated here");
-    String what = block.capacity + "-byte owned buffer of " + block.device.name();
-    CLEANER.register(handle, () -> {
-      try {
-        if (OwnedBuffers.close(block, generation)) {
-          REPORTED.incrementAndGet();
-          LOG.log(Level.WARNING, "LEAK: a " + what + " became unreachable without close(); it is"
-              + " freed now. It was allocated here:", openedAt);
-        }
-      } catch (RuntimeException e) {
-        LOG.log(Level.WARNING, "freeing a leaked owned buffer failed", e);
-      }
-    });
+  /** Watches a scope's handle; {@code close} closes its state and says whether it was open. */
+  static void watchScope(Object handle, String deviceName, Throwable openedAt, BooleanSupplier close) {
+    watch(handle, "LEAK: a Scope of " + deviceName + " became unreachable without close(); its"
+        + " buffers go back to the pool now. Close scopes with try-with-resources. It was opened"
+        + " here:", openedAt, close);
   }
 
-  /** Watches {@code handle}; its state must not refer back to it. */
-  static void watch(Scope handle, ScopeState state) {
+  /**
+   * Watches {@code handle}. Once it is unreachable, {@code reclaim} runs on the cleaner's thread
+   * and returns whether the state was still open; if so, {@code report} is logged with {@code
+   * madeAt}. Neither {@code reclaim} nor {@code madeAt} may refer to the handle.
+   */
+  static void watch(Object handle, String report, Throwable madeAt, BooleanSupplier reclaim) {
     CLEANER.register(handle, () -> {
-      if (state.isOpen()) {
-        REPORTED.incrementAndGet();
-        LOG.log(Level.WARNING, "LEAK: a Scope of " + state.pool.device().name() + " became unreachable"
-            + " without close(); its buffers go back to the pool now. Close scopes with"
-            + " try-with-resources. It was opened here:", state.openedAt);
-        try {
-          state.pool.closeScope(state, null);
-        } catch (RuntimeException e) {
-          LOG.log(Level.WARNING, "closing a leaked scope failed", e);
+      try {
+        if (reclaim.getAsBoolean()) {
+          REPORTED.incrementAndGet();
+          LOG.log(Level.WARNING, report, madeAt);
         }
+      } catch (RuntimeException e) {
+        LOG.log(Level.WARNING, "reclaiming after a leak failed: " + report, e);
       }
     });
   }

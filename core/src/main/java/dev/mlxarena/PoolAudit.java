@@ -1,34 +1,123 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.DeviceBuffer;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Read-only inspection of a pool: the invariant audit the tests run after every action, the
- * per-bucket breakdown, and snapshots of its device buffers. Every method runs with the pool's lock
- * held by the caller.
+ * Read-only inspection of a pool's rooms, for its queries and its tests: the counts and statistics
+ * {@link BufferPool} answers, the per-bucket breakdown, snapshots of its device buffers, and the
+ * invariant audit the tests run after every action. Every method takes the pool's lock itself.
  */
+@SuppressWarnings("try") // try (PoolLock held = lock.hold()) holds the lock for a section
 final class PoolAudit {
-  private PoolAudit() {}
+  private final PoolLock lock;
+  private final BucketPolicy policy;
+  private final DeviceLedger ledger;
+  private final FreeLists free;
+  private final OpenScopes scopes;
+  private final FenceQueue fences;
+  private final PoolCounters counters;
+
+  PoolAudit(
+      PoolLock lock,
+      BucketPolicy policy,
+      DeviceLedger ledger,
+      FreeLists free,
+      OpenScopes scopes,
+      FenceQueue fences,
+      PoolCounters counters) {
+    this.lock = lock;
+    this.policy = policy;
+    this.ledger = ledger;
+    this.free = free;
+    this.scopes = scopes;
+    this.fences = fences;
+    this.counters = counters;
+  }
+
+  /** {@link BufferPool#freeCount()}. */
+  int freeCount() {
+    try (PoolLock held = lock.hold()) {
+      return (int) counters.cachedCountNow();
+    }
+  }
+
+  /** {@link BufferPool#freeCount(long)}: the free blocks of one bucket, reserves included. */
+  int freeCount(int bucket) {
+    try (PoolLock held = lock.hold()) {
+      return free.count(bucket) + scopes.reservedCount(bucket);
+    }
+  }
+
+  /** {@link BufferPool#freeBytes()}. */
+  long freeBytes() {
+    try (PoolLock held = lock.hold()) {
+      return counters.cachedBytesNow();
+    }
+  }
+
+  /** {@link BufferPool#inUseCount()}. */
+  int inUseCount() {
+    try (PoolLock held = lock.hold()) {
+      return (int) counters.activeCountNow();
+    }
+  }
+
+  /** {@link BufferPool#stats()}. */
+  PoolStats stats() {
+    try (PoolLock held = lock.hold()) {
+      return counters.snapshot();
+    }
+  }
+
+  /** {@link BufferPool#resetPeaks()}: the one write here, to the peaks alone. */
+  void resetPeaks() {
+    try (PoolLock held = lock.hold()) {
+      counters.resetPeaks();
+    }
+  }
+
+  /** Active and cached figures for {@code BufferPool.toString()}. */
+  String describe() {
+    try (PoolLock held = lock.hold()) {
+      return "active " + counters.activeCountNow() + " (" + counters.activeBytesNow()
+          + " B), cached " + counters.cachedCountNow() + " (" + counters.cachedBytesNow() + " B)";
+    }
+  }
+
+  /** Visits every FREE block: global lists, parked reserves, open scopes' reserves. */
+  private void forEachFree(Consumer<Block> visitor) {
+    free.forEach(visitor);
+    scopes.forEachReserved(visitor);
+  }
 
   /**
-   * The first violated invariant, or {@code null}: every held buffer is in exactly one place (A2:
+   * The first violated invariant, or {@code null}, on a pool no other thread is using: every held buffer is in exactly one place (A2:
    * live, free in one list or reserve, or waiting for a fence), free buffers are FREE and filed
    * under their own bucket, the counters match the blocks (C1), and every held buffer is in the
    * residency set (R1).
    */
-  static @Nullable String verify(BufferPool pool) {
+  @Nullable String verify() {
+    try (PoolLock held = lock.hold()) {
+      return verifyLocked();
+    }
+  }
+
+  private @Nullable String verifyLocked() {
+    BlockRegistry registry = ledger.registry;
     Map<Block, Boolean> seen = new IdentityHashMap<>();
     long live = 0;
     long liveBytes = 0;
     long requested = 0;
     long held = 0;
-    for (int i = 0; i < pool.registry.size(); i++) {
-      Block b = pool.registry.get(i);
-      if (b.registryIndex != i || b.pool != pool) {
+    for (int i = 0; i < registry.size(); i++) {
+      Block b = registry.get(i);
+      if (b.registryIndex != i || !b.isPooled()) {
         return "registry slot " + i + " holds a block indexed " + b.registryIndex;
       }
       if (seen.put(b, Boolean.FALSE) != null) {
@@ -42,13 +131,13 @@ final class PoolAudit {
       } else if (b.state != Block.FREE && b.state != Block.DEFERRED) {
         return "held block in state " + b.state + ": " + b.raw;
       }
-      if (pool.residency != null && !pool.residency.contains(b.raw)) {
+      if (!ledger.isResident(b.raw)) {
         return "held block missing from the residency set: " + b.raw;
       }
     }
     String[] problem = {null};
     long[] freeTotals = new long[2];
-    pool.forEachFreeLocked(b -> {
+    forEachFree(b -> {
       if (problem[0] != null) {
         return;
       }
@@ -60,72 +149,89 @@ final class PoolAudit {
       freeTotals[0]++;
       freeTotals[1] += b.capacity;
     });
+    long[] waiting = new long[2];
+    fences.forEach(b -> {
+      if (problem[0] != null) {
+        return;
+      }
+      if (b.state != Block.DEFERRED || !Boolean.FALSE.equals(seen.put(b, Boolean.TRUE))) {
+        problem[0] = "a fence-deferred block in state " + b.state + " or listed twice: " + b.raw;
+      }
+      waiting[0]++;
+      waiting[1] += b.capacity;
+    });
     if (problem[0] != null) {
       return problem[0];
     }
-    long waiting = 0;
-    long waitingBytes = 0;
-    for (BufferPool.Deferred d : pool.deferred) {
-      for (Block b : d.blocks()) {
-        if (b.state != Block.DEFERRED || !Boolean.FALSE.equals(seen.put(b, Boolean.TRUE))) {
-          return "a fence-deferred block in state " + b.state + " or listed twice: " + b.raw;
-        }
-        waiting++;
-        waitingBytes += b.capacity;
-      }
+    PoolStats st = counters.snapshot();
+    if (waiting[0] != st.deferredCount() || waiting[1] != st.deferredBytes()) {
+      return "deferred counters " + st.deferredCount() + "/" + st.deferredBytes() + " != blocks "
+          + waiting[0] + "/" + waiting[1];
     }
-    PoolStats st = pool.statsLocked();
-    if (waiting != pool.deferredCount || waitingBytes != pool.deferredBytes) {
-      return "deferred counters " + pool.deferredCount + "/" + pool.deferredBytes + " != blocks " + waiting + "/" + waitingBytes;
-    }
-    if (freeTotals[0] + live + waiting != pool.registry.size()) {
-      return "held " + pool.registry.size() + " != free " + freeTotals[0] + " + live " + live + " + deferred " + waiting;
+    if (freeTotals[0] + live + waiting[0] != registry.size() || registry.size() != st.heldCount()) {
+      return "held " + registry.size() + " (counted " + st.heldCount() + ") != free " + freeTotals[0]
+          + " + live " + live + " + deferred " + waiting[0];
     }
     if (live != st.activeCount() || liveBytes != st.activeBytes() || requested != st.requestedBytes()) {
       return "active counters " + st.activeCount() + "/" + st.activeBytes() + "/" + st.requestedBytes()
           + " != blocks " + live + "/" + liveBytes + "/" + requested;
     }
-    if (freeTotals[0] != st.cachedCount() || freeTotals[1] != st.cachedBytes() || held != pool.heldBytes) {
-      return "cached/held counters " + st.cachedCount() + "/" + st.cachedBytes() + "/" + pool.heldBytes
+    if (freeTotals[0] != st.cachedCount() || freeTotals[1] != st.cachedBytes() || held != st.heldBytes()) {
+      return "cached/held counters " + st.cachedCount() + "/" + st.cachedBytes() + "/" + st.heldBytes()
           + " != blocks " + freeTotals[0] + "/" + freeTotals[1] + "/" + held;
     }
     return null;
   }
 
-  static List<BucketStats> bucketStats(BufferPool pool) {
-    int n = pool.policy.bucketCount();
+  /** How the held buffers spread over buckets, smallest first; empty buckets left out. */
+  List<BucketStats> bucketStats() {
+    try (PoolLock held = lock.hold()) {
+      return bucketStatsLocked();
+    }
+  }
+
+  private List<BucketStats> bucketStatsLocked() {
+    BlockRegistry registry = ledger.registry;
+    int n = policy.bucketCount();
     int[] live = new int[n];
     int[] freeCounts = new int[n];
     int[] waiting = new int[n];
-    for (int i = 0; i < pool.registry.size(); i++) {
-      Block b = pool.registry.get(i);
+    for (int i = 0; i < registry.size(); i++) {
+      Block b = registry.get(i);
       if (b.state == Block.LIVE) {
         live[b.bucket]++;
       } else if (b.state == Block.DEFERRED) {
         waiting[b.bucket]++;
       }
     }
-    pool.forEachFreeLocked(b -> freeCounts[b.bucket]++);
+    forEachFree(b -> freeCounts[b.bucket]++);
     List<BucketStats> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       if (live[i] + freeCounts[i] + waiting[i] > 0) {
-        out.add(new BucketStats(pool.policy.sizeOfBucket(i), live[i], freeCounts[i], waiting[i]));
+        out.add(new BucketStats(policy.sizeOfBucket(i), live[i], freeCounts[i], waiting[i]));
       }
     }
     return out;
   }
 
-  static List<DeviceBuffer> held(BufferPool pool) {
-    List<DeviceBuffer> out = new ArrayList<>(pool.registry.size());
-    for (int i = 0; i < pool.registry.size(); i++) {
-      out.add(pool.registry.get(i).raw);
+  /** The device buffers the pool holds, live and free. */
+  List<DeviceBuffer> heldDeviceBuffers() {
+    try (PoolLock held = lock.hold()) {
+      BlockRegistry registry = ledger.registry;
+      List<DeviceBuffer> out = new ArrayList<>(registry.size());
+      for (int i = 0; i < registry.size(); i++) {
+        out.add(registry.get(i).raw);
+      }
+      return out;
     }
-    return out;
   }
 
-  static List<DeviceBuffer> free(BufferPool pool) {
-    List<DeviceBuffer> out = new ArrayList<>();
-    pool.forEachFreeLocked(b -> out.add(b.raw));
-    return out;
+  /** The free device buffers, wherever they wait. */
+  List<DeviceBuffer> freeDeviceBuffers() {
+    try (PoolLock held = lock.hold()) {
+      List<DeviceBuffer> out = new ArrayList<>();
+      forEachFree(b -> out.add(b.raw));
+      return out;
+    }
   }
 }

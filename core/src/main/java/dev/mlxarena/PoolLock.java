@@ -17,8 +17,11 @@ import java.util.concurrent.locks.LockSupport;
  * then parks for growing intervals up to 1 ms. There is no queue and no fairness; unlock wakes no
  * one, which is acceptable because the long sections (fresh device allocations) happen during
  * warm-up. Not reentrant: the pool never calls out to user code while holding it.
+ *
+ * <p>{@link #hold()} and {@link #close()} let a section read as {@code try (PoolLock held =
+ * lock.hold()) { ... }}: the same acquire and release, without an allocation.
  */
-final class PoolLock {
+final class PoolLock implements AutoCloseable {
   private static final VarHandle STATE;
 
   static {
@@ -40,6 +43,18 @@ final class PoolLock {
 
   void unlock() {
     STATE.setRelease(this, 0);
+  }
+
+  /** Acquires the lock and returns it, for try-with-resources; {@link #close()} releases it. */
+  PoolLock hold() {
+    lock();
+    return this;
+  }
+
+  /** Releases the lock taken by {@link #hold()}. */
+  @Override
+  public void close() {
+    unlock();
   }
 
   private void lockContended() {

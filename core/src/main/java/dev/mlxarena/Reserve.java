@@ -17,17 +17,25 @@ import org.jspecify.annotations.Nullable;
  * <p>Only the scope that owns a reserve reads its tape in order. Anyone else (allocation under the
  * pool's lock from a parked reserve, eviction, statistics) goes through methods that spill first
  * or only look, so a block is never taken twice. Owned by one scope's thread while the scope is
- * open; guarded by the pool's lock while parked.
+ * open, by the closing thread while the scope is handed back into it, and guarded by the pool's
+ * lock while parked.
  */
 final class Reserve {
+  private static final Block[] NO_TAPE = {};
+
   private final BlockStack[] stacks;
   /** Tape entries {@code [pos, len)} are FREE blocks of this reserve, in allocation order. */
-  Block[] tape = ScopeState.NO_BLOCKS;
+  Block[] tape = NO_TAPE;
   int pos;
   int len;
+  /** The buckets a scope's close recycled into this reserve, until they are stamped as used. */
+  final long[] recycledBuckets;
+  /** The thread that parked this reserve, while it is parked (see {@code FreeLists#adopt}). */
+  @Nullable Thread parkedBy;
 
   Reserve(int buckets) {
     this.stacks = new BlockStack[buckets];
+    this.recycledBuckets = new long[(buckets + 63) >>> 6];
   }
 
   /** The owner's allocation: the tape's head if it fits, else a stack; {@code null} if none. */
@@ -54,7 +62,7 @@ final class Reserve {
 
   /** Adds a block to the stacks. */
   void push(Block b) {
-    FreeLists.push(stacks, b);
+    BlockStack.push(stacks, b);
   }
 
   /**
@@ -96,13 +104,13 @@ final class Reserve {
     for (int i = pos; i < len; i++) {
       visitor.accept(tape[i]);
     }
-    FreeLists.forEach(stacks, visitor);
+    BlockStack.forEach(stacks, visitor);
   }
 
   /** Removes every block, handing each to {@code sink}. */
   void drain(Consumer<Block> sink) {
     spill();
-    FreeLists.drain(stacks, sink);
+    BlockStack.drain(stacks, sink);
   }
 
   /** For a non-owner under the pool's lock: a block of {@code bucket}, the tape spilled first. */

@@ -23,9 +23,11 @@ import org.jspecify.annotations.Nullable;
  * LeakDetection} on, it is reported with the stack where it was opened and its buffers go back.
  */
 public final class Scope implements AutoCloseable {
-  final ScopeState state;
+  private final BufferPool pool;
+  private final ScopeState state;
 
-  Scope(ScopeState state) {
+  Scope(BufferPool pool, ScopeState state) {
+    this.pool = pool;
     this.state = state;
   }
 
@@ -40,7 +42,7 @@ public final class Scope implements AutoCloseable {
    * @throws PoolClosedException if the pool is closed
    */
   public Buffer alloc(long bytes, DType dtype) {
-    return state.pool.allocate(state, bytes, dtype, ScopeState.NO_SHAPE);
+    return pool.allocIn(state, bytes, dtype, ScopeState.NO_SHAPE);
   }
 
   /**
@@ -51,7 +53,7 @@ public final class Scope implements AutoCloseable {
    * @see #alloc(long, DType)
    */
   public Buffer alloc(long bytes, DType dtype, long... shape) {
-    return state.pool.allocate(state, bytes, dtype, shape);
+    return pool.allocIn(state, bytes, dtype, shape);
   }
 
   /**
@@ -61,7 +63,7 @@ public final class Scope implements AutoCloseable {
    * @return the buffers, in the order of the requests
    */
   public List<Buffer> allocBatch(List<AllocRequest> requests) {
-    return state.pool.allocateBatch(state, requests);
+    return pool.allocBatchIn(state, requests);
   }
 
   /** Whether this scope still accepts allocations. */
@@ -76,7 +78,7 @@ public final class Scope implements AutoCloseable {
 
   /** The pool this scope allocates from. */
   public BufferPool pool() {
-    return state.pool;
+    return pool;
   }
 
   /**
@@ -87,9 +89,9 @@ public final class Scope implements AutoCloseable {
   public void close() {
     DeviceStream stream = state.stream;
     if (stream == null) {
-      state.pool.closeScope(state, null);
+      pool.closeScope(state, null);
     } else if (state.isOpen()) {
-      state.pool.closeScope(state, stream.recordFence());
+      pool.closeScope(state, stream.recordFence());
     }
   }
 
@@ -100,7 +102,7 @@ public final class Scope implements AutoCloseable {
    */
   public void closeAfter(Fence fence) {
     Checks.notNull(fence, "fence");
-    state.pool.closeScope(state, fence);
+    pool.closeScope(state, fence);
   }
 
   @Override

@@ -1,66 +1,113 @@
 package dev.mlxarena;
 
+import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The pool's side of one {@link Scope}: its record of issued buffers, its reserve and its
- * lock-free counters. Kept apart from the {@code Scope} handle the user holds, so that a scope
- * nobody closed can become unreachable (and be reported and reclaimed) while the pool still links
- * its state.
+ * The pool's side of one {@link Scope}: its record of issued buffers, its reserve and the counters
+ * of what it issued that the pool has not folded in yet; and the {@link Recycler} of the handles
+ * it issued. Kept apart from the {@code Scope} handle the user holds, so that a scope nobody
+ * closed can become unreachable (and be reported and reclaimed) while the pool still links it.
  *
  * <h2>Closing state</h2>
  * The record pairs each issued buffer with the generation it was issued at. Closing recycles
  * exactly the records whose generation still matches, so a buffer released early (and perhaps
  * issued again, to this scope or another) is never recycled twice: a device buffer is always in
  * one place, one free list or one live handle.
+ *
+ * <h2>A record that stores nothing in step</h2>
+ * A scope that adopted a reserve records into the reserve's tape array itself ({@link #blocks} is
+ * the tape), as long as each allocation takes the tape's next entry: the slot to record into then
+ * already holds the block, and recording stores no reference (a reference store into a long-lived
+ * array costs a GC card mark on every allocation). The first allocation out of step moves the
+ * record into the scope's own array ({@link #own}); only the tape's consumed entries are ever
+ * written while the two share an array.
+ *
+ * <h2>Who touches what</h2>
+ * The record, the reserve and the issue counters are plain fields owned by the scope's thread:
+ * {@link #issue} runs on it without the pool's lock, from the scope's own reserve, and the pool
+ * touches them only under its lock on that same thread (a locked allocation through this scope),
+ * or once the scope is being closed, which the caller orders after its last allocation; from then
+ * on ({@link #handingBack}) the closing thread owns them. Other threads read the issue counters
+ * under the lock for statistics only, racily, which is why statistics are approximate while other
+ * threads allocate. {@code closed} is volatile because {@link Scope#isOpen()} may be asked from
+ * any thread.
  */
-final class ScopeState {
+final class ScopeState implements Recycler {
   static final long[] NO_SHAPE = {};
   static final Block[] NO_BLOCKS = {};
   static final long[] NO_GENERATIONS = {};
 
-  final BufferPool pool;
+  /** How a scope's handles go back to their pool: the pool's handle close, under its lock. */
+  interface HandleCloser {
+    /** Hands back {@code block}, issued through {@code issuer} at {@code generation}. */
+    void closeHandle(ScopeState issuer, Block block, long generation);
+  }
+
+  /** The pool that opened this scope: where its handles go back, and the pool's identity. */
+  final HandleCloser pool;
   private final boolean isDefault;
+  private final String deviceName;
   /** The stream this scope's buffers are used on, or {@code null} for a stream-less scope. */
-  @Nullable DeviceStream stream;
+  final @Nullable DeviceStream stream;
   /** Where the scope was opened, when leak detection or strict close records it. */
   @Nullable Throwable openedAt;
 
-  // Guarded by the pool's lock, or touched only by the scope's own thread (see allocate).
+  /** The record's blocks: {@link #own}, or the adopted reserve's tape while in step with it. */
   Block[] blocks;
+  /** The record array this scope owns, kept for the next scope when it closes. */
+  Block[] own;
   long[] generations;
   int count;
   private volatile boolean closed;
+  /**
+   * Set under the pool's lock when a close takes the record over: from then on the closing thread
+   * recycles this scope's buffers without the lock, and a release or close of one of its handles
+   * leaves it to that thread. Guarded by the pool's lock.
+   */
+  boolean handingBack;
+  /** Links of the pool's list of open scopes (see {@code OpenScopes}); guarded by the pool's lock. */
   @Nullable ScopeState prev;
   @Nullable ScopeState next;
 
   /**
-   * Free blocks reserved for this scope (see {@code FreeLists}): popped without the pool's lock by
-   * the scope's thread, refilled with what the scope issued when it closes.
+   * Free blocks reserved for this scope (see {@code FreeLists}): taken without the pool's lock by
+   * the scope's thread, refilled with what the scope issued when it closes, and set to {@code null}
+   * when it closes, which is what sends a closed scope's allocations to the locked path.
    */
   @Nullable Reserve reserve;
 
-  // What lock-free allocations changed, folded into the pool's counters when the scope closes.
-  // Each pop from the reserve is one allocation, one reuse hit, and moves its capacity from cached
-  // to active, so three counters say everything. Plain fields: written by the scope's thread,
-  // read by others only for statistics.
-  long reservePops;
-  long reservePopBytes;
-  long reserveRequestedBytes;
+  // What this scope issued since the pool last folded it in (see PoolCounters#fold): each is one
+  // allocation and moves its capacity into the active figures.
+  long issued;
+  long issuedBytes;
+  long issuedRequested;
+  // What of this scope's folded allocations is still live (not handed back one by one): what its
+  // close takes out of the active figures at once. Guarded by the pool's lock.
+  long liveCount;
+  long liveBytes;
+  long liveRequested;
 
-  ScopeState(BufferPool pool, boolean isDefault, Block[] blocks, long[] generations) {
+  ScopeState(
+      HandleCloser pool,
+      boolean isDefault,
+      String deviceName,
+      @Nullable DeviceStream stream,
+      Block[] own,
+      long[] generations) {
     this.pool = pool;
     this.isDefault = isDefault;
-    this.blocks = blocks;
+    this.deviceName = deviceName;
+    this.stream = stream;
+    this.blocks = own;
+    this.own = own;
     this.generations = generations;
   }
 
-  /** Whether this scope still accepts allocations. */
+  /** Whether this scope still accepts allocations (a volatile read). */
   boolean isOpen() {
     return !closed;
   }
-
-  // ------------------------------------------------------------ bookkeeping (pool lock held)
 
   boolean isDefault() {
     return isDefault;
@@ -70,40 +117,105 @@ final class ScopeState {
     closed = true;
   }
 
-  /**
-   * Issues {@code b}, just popped from this scope's reserve, without the pool's lock: only this
-   * scope's thread touches its reserve and its record.
-   */
-  Buffer issueFromReserve(Block b, DType dtype, long bytes, long elements, long[] shape) {
-    b.state = Block.LIVE;
-    b.lease(dtype, bytes, elements, shape);
-    reservePops++;
-    reservePopBytes += b.capacity;
-    reserveRequestedBytes += bytes;
-    long generation = b.generation();
-    track(b, generation);
-    return new Buffer(b, generation);
+  /** Waits until another thread's close of this scope has finished. */
+  void awaitClosed() {
+    for (int spins = 0; !closed; spins++) {
+      if (spins < 100) {
+        Thread.onSpinWait();
+      } else {
+        Thread.yield();
+      }
+    }
   }
 
-  void track(Block b, long generation) {
-    if (count == blocks.length || count == generations.length) {
-      int n = Math.max(16, count * 2);
-      Block[] bs = new Block[n];
-      long[] gs = new long[n];
-      System.arraycopy(blocks, 0, bs, 0, count);
-      System.arraycopy(generations, 0, gs, 0, count);
-      blocks = bs;
-      generations = gs;
+  /** Takes {@code r} as this scope's reserve and records in step with its tape. */
+  void adopt(Reserve r) {
+    reserve = r;
+    blocks = r.tape;
+  }
+
+  /** A free block of {@code bucket} from this scope's reserve, or {@code null}; owner thread only. */
+  @Nullable Block takeReserved(int bucket) {
+    Reserve r = reserve;
+    return r == null ? null : r.take(bucket);
+  }
+
+  /**
+   * The one issue path: leases the FREE (or fresh) block {@code b} to a new handle, records it and
+   * counts it. Runs on the scope's thread, with or without the pool's lock.
+   */
+  Buffer issue(Block b, DType dtype, long bytes, long elements, long[] shape) {
+    b.state = Block.LIVE;
+    b.lease(dtype, bytes, elements, shape);
+    issued++;
+    issuedBytes += b.capacity;
+    issuedRequested += bytes;
+    long generation = b.generationPlain(); // this thread owns b: it came from a free list or the reserve
+    track(b, generation);
+    return new Buffer(b, generation, this);
+  }
+
+  private void track(Block b, long generation) {
+    int n = count;
+    Block[] bs = blocks;
+    if (n < bs.length && n < generations.length) {
+      if (bs[n] == b) { // in step: the slot holds b already
+        generations[n] = generation;
+        count = n + 1;
+        return;
+      }
+      if (bs == own) {
+        bs[n] = b;
+        generations[n] = generation;
+        count = n + 1;
+        return;
+      }
     }
-    blocks[count] = b;
-    generations[count] = generation;
-    count++;
+    bs = recordInOwn(n);
+    bs[n] = b;
+    generations[n] = generation;
+    count = n + 1;
+  }
+
+  /** Moves the record into {@link #own}, grown to hold entry {@code n}, and returns it. */
+  private Block[] recordInOwn(int n) {
+    int size = Math.max(16, 2 * n);
+    if (own.length <= n) {
+      own = blocks == own ? Arrays.copyOf(own, size) : new Block[size];
+    }
+    if (blocks != own) {
+      System.arraycopy(blocks, 0, own, 0, n);
+      blocks = own;
+    }
+    if (generations.length <= n) {
+      generations = Arrays.copyOf(generations, size);
+    }
+    return own;
+  }
+
+  /** Notes, under the lock, that the record was handed back entry by entry: nothing is live. */
+  void recordHandedBack() {
+    liveCount = 0;
+    liveBytes = 0;
+    liveRequested = 0;
+  }
+
+  /** Notes, under the lock, that {@code b}, issued here, went back before the scope closed. */
+  void handedBackEarly(Block b) {
+    liveCount--;
+    liveBytes -= b.capacity;
+    liveRequested -= b.byteLength;
+  }
+
+  @Override
+  public void handBack(Block block, long generation) {
+    pool.closeHandle(this, block, generation);
   }
 
   @Override
   public String toString() {
     // Lock-free on purpose: the pool builds error messages with it while holding its lock.
     return "Scope[" + (isDefault ? "default, " : "") + (closed ? "closed" : "open") + ", on "
-        + pool.device().name() + "]";
+        + deviceName + "]";
   }
 }

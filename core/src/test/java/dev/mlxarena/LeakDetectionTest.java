@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.mlxarena.spi.Device;
 import dev.mlxarena.testing.TestDevice;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;

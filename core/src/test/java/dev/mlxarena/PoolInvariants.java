@@ -18,7 +18,7 @@ public final class PoolInvariants implements AfterEachCallback {
 
   /** Fails with the first invariant the pool violates. */
   public static void check(BufferPool pool) {
-    String problem = pool.verify();
+    String problem = pool.audit().verify();
     if (problem != null) {
       throw new AssertionError("pool invariant violated: " + problem);
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.testing.DeviceHarness;
 import dev.mlxarena.testing.ResidencyProbe;
 import java.util.List;

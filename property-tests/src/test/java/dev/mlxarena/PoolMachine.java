@@ -1,5 +1,7 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.testing.DeviceHarness;
 import dev.mlxarena.testing.ResidencyProbe;
 import java.nio.ByteBuffer;
@@ -418,7 +420,7 @@ final class PoolMachine {
     Map<Long, Set<DeviceBuffer>> everyFree = allFree();
     Set<DeviceBuffer> modelFree = identitySet();
     everyFree.values().forEach(modelFree::addAll);
-    List<DeviceBuffer> poolFree = pool.freeDeviceBuffers();
+    List<DeviceBuffer> poolFree = pool.audit().freeDeviceBuffers();
     check(poolFree.size() == modelFree.size(), "A2: free lists hold " + poolFree.size()
         + " buffers, model " + modelFree.size());
     Set<DeviceBuffer> poolFreeSet = identitySet();
@@ -426,7 +428,7 @@ final class PoolMachine {
     check(poolFreeSet.size() == poolFree.size(), "A2: a device buffer is on a free list twice");
     check(poolFreeSet.equals(modelFree), "A2: free lists differ from the model");
     Set<DeviceBuffer> poolHeld = identitySet();
-    poolHeld.addAll(pool.heldDeviceBuffers());
+    poolHeld.addAll(pool.audit().heldDeviceBuffers());
     check(poolHeld.equals(held), "A2: held buffers differ from the model");
     // A1: live handles are distinct, not free, and their byte ranges never overlap.
     Set<DeviceBuffer> liveRaw = identitySet();

@@ -1,8 +1,8 @@
 package dev.mlxarena.bench;
 
-import dev.mlxarena.Device;
-import dev.mlxarena.DeviceBuffer;
 import dev.mlxarena.host.HostDevice;
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceBuffer;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import org.openjdk.jmh.annotations.Benchmark;

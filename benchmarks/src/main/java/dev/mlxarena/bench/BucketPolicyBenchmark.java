@@ -1,9 +1,9 @@
 package dev.mlxarena.bench;
 
 import dev.mlxarena.BucketPolicy;
-import dev.mlxarena.Device;
 import dev.mlxarena.PoolOptions;
 import dev.mlxarena.host.HostDevice;
+import dev.mlxarena.spi.Device;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;

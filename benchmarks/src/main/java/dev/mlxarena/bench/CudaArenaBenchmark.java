@@ -1,8 +1,8 @@
 package dev.mlxarena.bench;
 
-import dev.mlxarena.Device;
 import dev.mlxarena.cuda.CudaDevice;
 import dev.mlxarena.cuda.CudaStorage;
+import dev.mlxarena.spi.Device;
 import org.openjdk.jmh.annotations.Param;
 
 /**

@@ -2,9 +2,9 @@ package dev.mlxarena.bench;
 
 import dev.mlxarena.BufferPool;
 import dev.mlxarena.DType;
-import dev.mlxarena.Device;
 import dev.mlxarena.PoolOptions;
 import dev.mlxarena.Scope;
+import dev.mlxarena.spi.Device;
 import org.openjdk.jmh.infra.Blackhole;
 
 /** What every pool benchmark does: warm a pool with one token, then replay tokens. */

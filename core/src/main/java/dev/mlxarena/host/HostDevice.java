@@ -3,10 +3,10 @@ package dev.mlxarena.host;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import dev.mlxarena.BufferAllocationException;
-import dev.mlxarena.Device;
-import dev.mlxarena.DeviceBuffer;
-import dev.mlxarena.ResidencySet;
-import dev.mlxarena.TrackedDeviceBuffer;
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.ResidencySet;
+import dev.mlxarena.spi.TrackedDeviceBuffer;
 import java.nio.ByteBuffer;
 import org.jspecify.annotations.Nullable;
 

@@ -1,7 +1,7 @@
 package dev.mlxarena.testing;
 
-import dev.mlxarena.DeviceBuffer;
-import dev.mlxarena.ResidencySet;
+import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.ResidencySet;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Set;

@@ -1,6 +1,6 @@
 package dev.mlxarena.testing;
 
-import dev.mlxarena.Device;
+import dev.mlxarena.spi.Device;
 import org.jspecify.annotations.Nullable;
 
 /**

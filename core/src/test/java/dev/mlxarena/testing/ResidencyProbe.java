@@ -1,6 +1,6 @@
 package dev.mlxarena.testing;
 
-import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.spi.DeviceBuffer;
 
 /** Read-only counters of a residency set under test. */
 public interface ResidencyProbe {

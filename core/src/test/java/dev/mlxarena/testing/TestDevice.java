@@ -1,10 +1,10 @@
 package dev.mlxarena.testing;
 
 import dev.mlxarena.BufferAllocationException;
-import dev.mlxarena.Device;
-import dev.mlxarena.DeviceBuffer;
-import dev.mlxarena.ResidencySet;
 import dev.mlxarena.host.HostDevice;
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.ResidencySet;
 import java.nio.ByteBuffer;
 import java.util.Collections;
 import java.util.IdentityHashMap;

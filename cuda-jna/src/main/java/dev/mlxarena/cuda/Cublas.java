@@ -5,7 +5,7 @@ import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
 import dev.mlxarena.DType;
-import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.DeviceUnavailableException;
 
 /**

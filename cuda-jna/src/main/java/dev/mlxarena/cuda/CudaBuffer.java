@@ -1,7 +1,7 @@
 package dev.mlxarena.cuda;
 
 import com.sun.jna.Pointer;
-import dev.mlxarena.TrackedDeviceBuffer;
+import dev.mlxarena.spi.TrackedDeviceBuffer;
 import org.jspecify.annotations.Nullable;
 
 /** One CUDA allocation: a device pointer, and for {@link CudaStorage#SHARED} its host mapping. */

@@ -1,7 +1,7 @@
 package dev.mlxarena.cuda;
 
-import dev.mlxarena.Device;
-import dev.mlxarena.DeviceProvider;
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceProvider;
 
 /** Registers CUDA with {@link dev.mlxarena.Devices}: GPU 0, device memory, after Metal. */
 public final class CudaDeviceProvider implements DeviceProvider {

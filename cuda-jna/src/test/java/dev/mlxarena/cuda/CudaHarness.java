@@ -1,6 +1,6 @@
 package dev.mlxarena.cuda;
 
-import dev.mlxarena.Device;
+import dev.mlxarena.spi.Device;
 import dev.mlxarena.testing.DeviceHarness;
 import dev.mlxarena.testing.ResidencyProbe;
 import org.jspecify.annotations.Nullable;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.mlxarena.Buffer;
 import dev.mlxarena.BufferPool;
 import dev.mlxarena.DType;
-import dev.mlxarena.Device;
+import dev.mlxarena.spi.Device;
 import dev.mlxarena.DeviceStream;
 import dev.mlxarena.Fence;
 import dev.mlxarena.PoolOptions;

@@ -3,10 +3,10 @@ package dev.mlxarena.examples;
 import dev.mlxarena.Buffer;
 import dev.mlxarena.BufferPool;
 import dev.mlxarena.DType;
-import dev.mlxarena.Device;
 import dev.mlxarena.Devices;
 import dev.mlxarena.PoolStats;
 import dev.mlxarena.Scope;
+import dev.mlxarena.spi.Device;
 import java.io.PrintStream;
 
 /**

@@ -2,7 +2,7 @@ package dev.mlxarena.kotlin
 
 import dev.mlxarena.Buffer
 import dev.mlxarena.DType
-import dev.mlxarena.Device
+import dev.mlxarena.spi.Device
 import dev.mlxarena.DeviceStream
 import dev.mlxarena.Fence
 import java.util.concurrent.atomic.AtomicInteger

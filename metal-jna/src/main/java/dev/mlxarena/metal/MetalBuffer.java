@@ -1,7 +1,7 @@
 package dev.mlxarena.metal;
 
 import com.sun.jna.Pointer;
-import dev.mlxarena.TrackedDeviceBuffer;
+import dev.mlxarena.spi.TrackedDeviceBuffer;
 
 /**
  * One {@code MTLBuffer} (an {@code mlxshim_buffer}), owned by the Java side until freed. Identity

@@ -1,7 +1,7 @@
 package dev.mlxarena.metal;
 
-import dev.mlxarena.Device;
-import dev.mlxarena.DeviceProvider;
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceProvider;
 
 /** Registers real Metal with {@link dev.mlxarena.Devices}: tried first, available on macOS. */
 public final class MetalDeviceProvider implements DeviceProvider {

@@ -1,8 +1,8 @@
 package dev.mlxarena.metal;
 
 import com.sun.jna.Pointer;
-import dev.mlxarena.DeviceBuffer;
-import dev.mlxarena.ResidencySet;
+import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.ResidencySet;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Set;

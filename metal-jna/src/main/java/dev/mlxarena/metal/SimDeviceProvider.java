@@ -1,7 +1,7 @@
 package dev.mlxarena.metal;
 
-import dev.mlxarena.Device;
-import dev.mlxarena.DeviceProvider;
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceProvider;
 
 /**
  * Registers the simulation shim as the "sim" backend: the Metal code path over portable C. Never

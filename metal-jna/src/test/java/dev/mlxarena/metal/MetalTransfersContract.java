@@ -2,7 +2,7 @@ package dev.mlxarena.metal;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
-import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.spi.DeviceBuffer;
 import java.nio.ByteBuffer;
 import java.util.Random;
 import org.junit.jupiter.api.Test;

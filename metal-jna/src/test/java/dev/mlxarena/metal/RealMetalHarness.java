@@ -1,7 +1,7 @@
 package dev.mlxarena.metal;
 
-import dev.mlxarena.Device;
-import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.testing.DeviceHarness;
 import dev.mlxarena.testing.ResidencyProbe;
 import org.jspecify.annotations.Nullable;

@@ -2,13 +2,13 @@ package dev.mlxarena.examples.demo;
 
 import dev.mlxarena.BucketPolicy;
 import dev.mlxarena.DType;
-import dev.mlxarena.Device;
 import dev.mlxarena.DeviceUnavailableException;
 import dev.mlxarena.Devices;
 import dev.mlxarena.PoolStats;
 import dev.mlxarena.cuda.CudaDevice;
 import dev.mlxarena.cuda.CudaStorage;
 import dev.mlxarena.metal.MetalDevice;
+import dev.mlxarena.spi.Device;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;

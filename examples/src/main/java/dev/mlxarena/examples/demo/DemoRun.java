@@ -1,16 +1,16 @@
 package dev.mlxarena.examples.demo;
 
-import dev.mlxarena.Buffer;
 import dev.mlxarena.BucketPolicy;
+import dev.mlxarena.Buffer;
 import dev.mlxarena.BufferPool;
 import dev.mlxarena.DType;
-import dev.mlxarena.Device;
 import dev.mlxarena.PoolOptions;
 import dev.mlxarena.PoolStats;
 import dev.mlxarena.Scope;
 import dev.mlxarena.reactive.DecodeLoop;
 import dev.mlxarena.reactive.Step;
 import dev.mlxarena.reactive.TokenEvent;
+import dev.mlxarena.spi.Device;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,7 +1,7 @@
 package dev.mlxarena.examples.demo;
 
 import dev.mlxarena.DType;
-import dev.mlxarena.DeviceBuffer;
+import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.Scope;
 import dev.mlxarena.cuda.CudaDevice;
 import dev.mlxarena.cuda.CudaStream;

@@ -3,7 +3,7 @@ package dev.mlxarena.examples.demo;
 import dev.mlxarena.Buffer;
 import dev.mlxarena.BufferPool;
 import dev.mlxarena.DType;
-import dev.mlxarena.Device;
+import dev.mlxarena.spi.Device;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;

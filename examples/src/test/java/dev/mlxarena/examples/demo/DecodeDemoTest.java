@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mlxarena.BucketPolicy;
 import dev.mlxarena.Devices;
-import dev.mlxarena.Device;
+import dev.mlxarena.spi.Device;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;

@@ -8,7 +8,7 @@ import dev.mlxarena.Buffer;
 import dev.mlxarena.BucketPolicy;
 import dev.mlxarena.BufferPool;
 import dev.mlxarena.DType;
-import dev.mlxarena.Device;
+import dev.mlxarena.spi.Device;
 import dev.mlxarena.Devices;
 import dev.mlxarena.Scope;
 import dev.mlxarena.cuda.RequiresCuda;

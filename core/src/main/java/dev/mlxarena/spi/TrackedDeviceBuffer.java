@@ -1,4 +1,4 @@
-package dev.mlxarena;
+package dev.mlxarena.spi;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 

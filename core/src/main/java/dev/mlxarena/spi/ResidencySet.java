@@ -1,4 +1,4 @@
-package dev.mlxarena;
+package dev.mlxarena.spi;
 
 /**
  * The set of allocations a device keeps resident for its command queue (Metal's

@@ -1,4 +1,4 @@
-package dev.mlxarena;
+package dev.mlxarena.spi;
 
 /**
  * One raw allocation made by a {@link Device}: the unit the pool recycles.

@@ -1,5 +1,8 @@
-package dev.mlxarena;
+package dev.mlxarena.spi;
 
+import dev.mlxarena.Buffer;
+import dev.mlxarena.DType;
+import dev.mlxarena.DeviceStream;
 import java.nio.ByteBuffer;
 import org.jspecify.annotations.Nullable;
 
@@ -10,8 +13,8 @@ import org.jspecify.annotations.Nullable;
  * them and the host. It does not zero fresh allocations itself: like Metal's recycled pages, their
  * contents are undefined until the pool (or {@link #allocBuffer}) zero-fills them.
  *
- * <p>Users mostly touch a device through {@link BufferPool#create(Device)} and
- * {@link #allocBuffer(long, DType, long...)}. Implementations must be thread-safe.
+ * <p>Users mostly touch a device through {@link dev.mlxarena.BufferPool#create(Device)} and {@link
+ * #allocBuffer(long, DType, long...)}. Implementations must be thread-safe.
  */
 public interface Device extends AutoCloseable {
 
@@ -21,7 +24,7 @@ public interface Device extends AutoCloseable {
   /**
    * Allocates {@code bytes} bytes. The contents are undefined.
    *
-   * @throws BufferAllocationException if the memory cannot be had
+   * @throws dev.mlxarena.BufferAllocationException if the memory cannot be had
    * @throws IllegalArgumentException if {@code bytes < 1}
    */
   DeviceBuffer allocate(long bytes);
@@ -54,7 +57,7 @@ public interface Device extends AutoCloseable {
    * pattern} repeated in native byte order (a tail shorter than 4 bytes takes the pattern's first
    * bytes). With a {@code stream}, the fill is ordered after the work already enqueued on it and
    * the call need not wait for it; without one, the fill has happened when the call returns. The
-   * pool uses it to poison recycled buffers ({@link PoolOptions#isPoisonOnRecycle()}).
+   * pool uses it to poison recycled buffers ({@link dev.mlxarena.PoolOptions#isPoisonOnRecycle()}).
    *
    * <p>The default writes the pattern from the host through {@link #write}, at once: devices whose
    * work runs asynchronously must override it to enqueue the fill on the stream.
@@ -79,21 +82,21 @@ public interface Device extends AutoCloseable {
    * @param dtype the element type
    * @param shape the dimensions; empty means {@code bytes / dtype.byteSize()} elements
    * @throws IllegalArgumentException for a non-positive size or a shape that needs more bytes
-   * @throws BufferAllocationException if the device cannot provide the memory
+   * @throws dev.mlxarena.BufferAllocationException if the device cannot provide the memory
    */
   default Buffer allocBuffer(long bytes, DType dtype, long... shape) {
-    return OwnedBuffers.allocate(this, bytes, dtype, shape, true);
+    return Buffer.allocOwned(this, bytes, dtype, shape);
   }
 
   /**
    * Takes ownership of a raw allocation of this device and returns it as an owned handle. The
    * buffer is not zero-filled and not added to the residency set ({@link
-   * BufferPool#registerExisting} does that); closing the handle frees it.
+   * dev.mlxarena.BufferPool#registerExisting} does that); closing the handle frees it.
    *
    * @throws IllegalArgumentException if the shape needs more than the buffer's capacity
    */
   default Buffer adopt(DeviceBuffer raw, DType dtype, long... shape) {
-    return OwnedBuffers.adopt(this, raw, dtype, shape);
+    return Buffer.adoptOwned(this, raw, dtype, shape);
   }
 
   /** Releases the device. Buffers and pools on it must be closed first. */

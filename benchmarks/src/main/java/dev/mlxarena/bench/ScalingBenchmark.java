@@ -1,0 +1,85 @@
+package dev.mlxarena.bench;
+
+import dev.mlxarena.BufferPool;
+import dev.mlxarena.PoolOptions;
+import dev.mlxarena.host.HostDevice;
+import dev.mlxarena.spi.Device;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * Concurrent decode streams on one pool: T threads, each cycling tokens of the decode {@link
+ * Traces trace} through scopes of its own (every allocation, then the scope's close), on one
+ * {@link BufferPool} over {@link HostDevice}. Figures are per allocation and per thread, so at T
+ * threads they say how much slower one stream allocates when T run at once; the 1-thread figure
+ * is the baseline. Run on a machine with at least 16 idle cores: with fewer, the 16-thread figure
+ * measures the scheduler.
+ *
+ * <p>Each thread's first tokens allocate its buffers from the device; warm-up covers them, and
+ * from then on every thread replays its own reserve without the pool's lock.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+// The heap is touched up front, so that no measurement pays the first touch of fresh pages.
+@Fork(value = 1, jvmArgsAppend = {"-Xms2g", "-Xmx2g", "-XX:+AlwaysPreTouch"})
+@OperationsPerInvocation(Traces.LENGTH)
+public class ScalingBenchmark {
+
+  /** The one pool every thread shares. */
+  @State(Scope.Benchmark)
+  public static class SharedPool {
+    long[] sizes;
+    Device device;
+    BufferPool pool;
+
+    @Setup(Level.Trial)
+    public void open() {
+      sizes = Traces.decode();
+      device = HostDevice.create();
+      pool = BufferPool.create(device, PoolOptions.defaults());
+    }
+
+    @TearDown(Level.Trial)
+    public void close() {
+      pool.close();
+      device.close();
+    }
+  }
+
+  /** One token on one thread. */
+  @Benchmark
+  @Threads(1)
+  public void threads01(SharedPool shared, Blackhole bh) {
+    Cycles.token(shared.pool, shared.sizes, bh);
+  }
+
+  /** One token on each of 4 threads at once. */
+  @Benchmark
+  @Threads(4)
+  public void threads04(SharedPool shared, Blackhole bh) {
+    Cycles.token(shared.pool, shared.sizes, bh);
+  }
+
+  /** One token on each of 16 threads at once. */
+  @Benchmark
+  @Threads(16)
+  public void threads16(SharedPool shared, Blackhole bh) {
+    Cycles.token(shared.pool, shared.sizes, bh);
+  }
+}

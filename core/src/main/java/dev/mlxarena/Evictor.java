@@ -1,0 +1,122 @@
+package dev.mlxarena;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Decides which cached buffers go back to the device, and when: the cache limit after every call
+ * that may have grown the cache, {@link BufferPool#trim(long)}, {@link BufferPool#clear()}, and,
+ * as the device ledger's {@link DeviceLedger.Reclaimer}, the memory limit and the retry after the
+ * device refused. Least recently used buckets go first ({@link FreeLists#lastUse}); the ledger does
+ * the giving back, with one residency commit per eviction. Only the global lists and parked
+ * reserves are evicted: the reserves of open scopes belong to their threads until they close.
+ *
+ * <p>Guarded by the pool's lock.
+ */
+final class Evictor implements DeviceLedger.Reclaimer {
+  private final FreeLists free;
+  private final DeviceLedger ledger;
+  private final PoolCounters counters;
+  private final long cacheLimit;
+
+  Evictor(FreeLists free, DeviceLedger ledger, PoolCounters counters, long cacheLimit) {
+    this.free = free;
+    this.ledger = ledger;
+    this.counters = counters;
+    this.cacheLimit = cacheLimit;
+  }
+
+  /** Gives cached buffers back until the cache limit holds again. */
+  void enforceCacheLimit() {
+    if (cacheLimit != Long.MAX_VALUE && counters.cachedBytesNow() > cacheLimit) {
+      trimTo(cacheLimit, "cache limit");
+    }
+  }
+
+  /** Gives cached buffers back until at most {@code targetCached} bytes stay cached; returns the bytes freed. */
+  long trimTo(long targetCached, String reason) {
+    return reclaim(counters.cachedBytesNow() - targetCached, reason);
+  }
+
+  /**
+   * Frees at least {@code bytes} of cached buffers if there are that many to free, least recently
+   * used buckets first, with one residency commit. Callers that must free an exact amount ask for
+   * it here rather than for a target level: the cached figure includes other threads' lock-free
+   * allocations, so it can move between two reads.
+   */
+  @Override
+  public long reclaim(long bytes, String reason) {
+    if (bytes <= 0) {
+      return 0;
+    }
+    long freedBytes = 0;
+    long freedBuffers = 0;
+    RuntimeException failure = null;
+    for (int bucket : leastRecentlyUsedFirst()) {
+      while (freedBytes < bytes) {
+        Block b = free.pop(bucket);
+        if (b == null) {
+          break;
+        }
+        freedBytes += b.capacity;
+        freedBuffers++;
+        failure = ledger.retire(b, Block.DEATH_CLEARED, failure);
+      }
+      if (freedBytes >= bytes) {
+        break;
+      }
+    }
+    if (freedBuffers > 0) {
+      ledger.commit();
+      failure = ledger.releaseRetired(failure);
+      counters.trims++;
+      counters.trimmedBytes += freedBytes;
+      PoolEvents.trim(reason, freedBuffers, freedBytes);
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    return freedBytes;
+  }
+
+  private Integer[] leastRecentlyUsedFirst() {
+    Integer[] order = new Integer[free.bucketCount()];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    Arrays.sort(order, (x, y) -> Long.compare(free.lastUse(x), free.lastUse(y)));
+    return order;
+  }
+
+  @Override
+  public long reclaimableBytes() {
+    long[] total = {0};
+    free.forEach(b -> total[0] += b.capacity);
+    return total[0];
+  }
+
+  @Override
+  public long largestReclaimable() {
+    long[] max = {0};
+    free.forEach(b -> max[0] = Math.max(max[0], b.capacity));
+    return max[0];
+  }
+
+  /** Gives every buffer of the global lists and parked reserves back, with one residency commit. */
+  void clear() {
+    List<Block> gone = new ArrayList<>();
+    free.drain(gone::add);
+    RuntimeException failure = null;
+    for (Block b : gone) {
+      failure = ledger.retire(b, Block.DEATH_CLEARED, failure);
+    }
+    if (!gone.isEmpty()) {
+      ledger.commit();
+      failure = ledger.releaseRetired(failure);
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+}

@@ -1,0 +1,109 @@
+package dev.mlxarena;
+
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The scopes open on a pool, as a doubly linked list through {@link ScopeState#prev} and {@link
+ * ScopeState#next} (the pool's default scope is not among them), and a small stash of the record
+ * arrays of closed scopes, so that a decode loop opening one scope per token allocates no arrays.
+ *
+ * <p>The list is what lets the pool see the state its scopes' threads keep without the lock: the
+ * issue counters ({@link PoolCounters} adds them in) and the reserves (statistics and the audit
+ * look into them; nothing else takes from them). Guarded by the pool's lock.
+ */
+final class OpenScopes {
+  private static final int STASH_LIMIT = 16;
+  private static final int FIRST_RECORD = 16;
+
+  private @Nullable ScopeState first;
+  private final Block[][] stashedBlocks = new Block[STASH_LIMIT][];
+  private final long[][] stashedGenerations = new long[STASH_LIMIT][];
+  private int stashed;
+
+  /** The most recently opened scope, or {@code null}; follow {@link ScopeState#next} for the rest. */
+  @Nullable ScopeState first() {
+    return first;
+  }
+
+  /** A new open scope holding {@code reserve}, linked first; its record arrays come from the stash. */
+  ScopeState open(
+      ScopeState.HandleCloser pool,
+      String deviceName,
+      @Nullable DeviceStream stream,
+      @Nullable Reserve reserve) {
+    ScopeState s;
+    if (stashed > 0) {
+      stashed--;
+      s = new ScopeState(
+          pool, false, deviceName, stream, stashedBlocks[stashed], stashedGenerations[stashed]);
+      stashedBlocks[stashed] = null;
+      stashedGenerations[stashed] = null;
+    } else {
+      s = new ScopeState(
+          pool, false, deviceName, stream, new Block[FIRST_RECORD], new long[FIRST_RECORD]);
+    }
+    if (reserve != null) {
+      s.adopt(reserve);
+    }
+    s.next = first;
+    if (first != null) {
+      first.prev = s;
+    }
+    first = s;
+    return s;
+  }
+
+  /** The pool's default scope, which is never linked here. */
+  static ScopeState defaultScope(ScopeState.HandleCloser pool, String deviceName) {
+    return new ScopeState(
+        pool, true, deviceName, null, new Block[FIRST_RECORD], new long[FIRST_RECORD]);
+  }
+
+  /**
+   * Unlinks a closed scope whose record is empty and keeps its own record arrays for the next
+   * one; a no-op for a scope no longer linked.
+   */
+  void remove(ScopeState s) {
+    if (s.prev == null && first != s) {
+      return;
+    }
+    if (s.prev != null) {
+      s.prev.next = s.next;
+    } else if (first == s) {
+      first = s.next;
+    }
+    if (s.next != null) {
+      s.next.prev = s.prev;
+    }
+    s.prev = null;
+    s.next = null;
+    if (stashed < STASH_LIMIT && s.own.length > 0) {
+      stashedBlocks[stashed] = s.own;
+      stashedGenerations[stashed] = s.generations;
+      stashed++;
+    }
+    s.blocks = ScopeState.NO_BLOCKS;
+    s.own = ScopeState.NO_BLOCKS;
+    s.generations = ScopeState.NO_GENERATIONS;
+  }
+
+  /** The free blocks of {@code bucket} in the open scopes' reserves. */
+  int reservedCount(int bucket) {
+    int n = 0;
+    for (ScopeState s = first; s != null; s = s.next) {
+      Reserve r = s.reserve;
+      n += r == null ? 0 : r.count(bucket);
+    }
+    return n;
+  }
+
+  /** Visits every block in the open scopes' reserves without taking it. */
+  void forEachReserved(Consumer<Block> visitor) {
+    for (ScopeState s = first; s != null; s = s.next) {
+      if (s.reserve != null) {
+        s.reserve.forEach(visitor);
+      }
+    }
+  }
+}

@@ -1,0 +1,144 @@
+package dev.mlxarena;
+
+import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.ResidencySet;
+import java.util.Arrays;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The owner's side of an owned buffer: an exact-size allocation outside any pool ({@link
+ * Device#allocBuffer}, {@link Device#adopt}), and the {@link Recycler} of its handle, one per
+ * owned block. Closing the handle frees the memory, after telling every pool that registered the
+ * buffer ({@link BufferPool#registerExisting}) to drop its registration.
+ *
+ * <p>The block's state and this object's registrars are guarded by the block's own monitor. A pool
+ * that registers one takes its own lock first and then the block's, never the other way round;
+ * {@link #close} calls the registrars after leaving the monitor.
+ */
+final class OwnedBuffer implements Recycler {
+
+  /** A pool that registered an owned buffer, told when the buffer is freed. */
+  interface Registrar {
+    /** Drops the registration of {@code owned}, whose memory is about to be freed. */
+    void forget(Block owned);
+  }
+
+  final Block block;
+  /** Whether the device's residency set holds the buffer on the buffer's own account. */
+  final boolean ownResidency;
+  private Registrar @Nullable [] registrars;
+
+  private OwnedBuffer(Block block, boolean ownResidency) {
+    this.block = block;
+    this.ownResidency = ownResidency;
+  }
+
+  /**
+   * A new zero-filled device allocation of exactly {@code bytes}, added to the device's residency
+   * set (and committed) if it has one, leased as {@code dtype} and {@code shape}.
+   */
+  static OwnedBuffer fresh(Device device, long bytes, DType dtype, long[] shape) {
+    Checks.notNull(device, "device");
+    long elements = Checks.elements(bytes, dtype, shape);
+    DeviceBuffer raw = device.allocate(bytes);
+    ResidencySet rs = device.residencySet();
+    try {
+      device.fillZero(raw, 0, bytes);
+      if (rs != null) {
+        rs.add(raw);
+        rs.commit();
+      }
+    } catch (RuntimeException e) {
+      device.free(raw);
+      throw e;
+    }
+    return lease(new OwnedBuffer(new Block(device, raw, -1, bytes), rs != null), dtype, bytes, elements, shape);
+  }
+
+  /** Takes ownership of {@code raw}, as it is: neither zero-filled nor made resident. */
+  static OwnedBuffer adopt(Device device, DeviceBuffer raw, DType dtype, long[] shape) {
+    Checks.notNull(device, "device");
+    Checks.notNull(raw, "raw");
+    long elements = Checks.elements(raw.capacity(), dtype, shape);
+    OwnedBuffer owned = new OwnedBuffer(new Block(device, raw, -1, raw.capacity()), false);
+    return lease(owned, dtype, raw.capacity(), elements, shape);
+  }
+
+  private static OwnedBuffer lease(OwnedBuffer o, DType dtype, long bytes, long elements, long[] shape) {
+    Block b = o.block;
+    synchronized (b) {
+      b.state = Block.OWNED;
+      b.lease(dtype, bytes, elements, shape);
+    }
+    return o;
+  }
+
+  /**
+   * Watches {@code handle} for a leak if the sampling picks it. Owned buffers belong to no pool,
+   * so the level is the system property's, read per allocation (owned allocations are few:
+   * weights and caches).
+   */
+  void watchIfSampled(Object handle, long generation) {
+    if (LeakTracker.sample(PoolOptions.Builder.leakProperty())) {
+      LeakTracker.watch(
+          handle,
+          "LEAK: a " + block.capacity + "-byte owned buffer of " + block.device.name() + " became"
+              + " unreachable without close(); it is freed now. It was allocated here:",
+          new Throwable("owned buffer allocated here"),
+          () -> close(block, generation));
+    }
+  }
+
+  @Override
+  public void handBack(Block b, long generation) {
+    close(b, generation);
+  }
+
+  /** Adds a pool that registered the buffer; the caller holds the block's monitor. */
+  void addRegistrar(Registrar r) {
+    Registrar[] rs = registrars;
+    if (rs == null) {
+      registrars = new Registrar[] {r};
+    } else {
+      Registrar[] grown = Arrays.copyOf(rs, rs.length + 1);
+      grown[rs.length] = r;
+      registrars = grown;
+    }
+  }
+
+  /** Drops a pool that is closing; the caller holds the block's monitor. */
+  void removeRegistrar(Registrar r) {
+    Registrar[] rs = registrars;
+    if (rs != null) {
+      Registrar[] kept = Arrays.stream(rs).filter(x -> x != r).toArray(Registrar[]::new);
+      registrars = kept.length == 0 ? null : kept;
+    }
+  }
+
+  /** Frees the owned buffer {@code b} if it is still at {@code generation}; returns whether it did. */
+  boolean close(Block b, long generation) {
+    Registrar[] told;
+    synchronized (b) {
+      if (b.generationAcquire() != generation || b.state != Block.OWNED) {
+        return false;
+      }
+      b.kill(Block.DEATH_OWNED_CLOSED);
+      b.state = Block.GONE;
+      told = registrars;
+      registrars = null;
+    }
+    if (told != null) {
+      for (Registrar r : told) {
+        r.forget(b);
+      }
+    }
+    ResidencySet rs = b.device.residencySet();
+    if (ownResidency && rs != null) {
+      rs.remove(b.raw);
+      rs.commit();
+    }
+    b.device.free(b.raw);
+    return true;
+  }
+}

@@ -1,0 +1,191 @@
+package dev.mlxarena;
+
+/**
+ * Every counter a pool keeps, and the one place that adds in what open scopes counted without the
+ * pool's lock. The rooms report into it as they act: the hand-backs the active figures, the device
+ * ledger the held memory, fresh allocations, frees, residency changes and retries, the fence queue
+ * what waits for fences, the evictor its trims. {@link #snapshot()} turns it into {@link
+ * PoolStats}.
+ *
+ * <h2>Which counters the lock guards</h2>
+ * Every field here is plain and guarded by the pool's lock. A scope's allocations from its own
+ * reserve are counted in the scope instead ({@link ScopeState#issued}, {@link
+ * ScopeState#issuedBytes}, {@link ScopeState#issuedRequested}), by its thread without the lock:
+ * {@link #fold} moves them here under the lock (when the scope closes, and right after each locked
+ * allocation through it), and every figure that must include them (the {@code ...Now()} methods,
+ * {@link #notePeak()}, {@link #snapshot()}) adds the open scopes' unfolded counts in through one
+ * loop, {@link #sumUnfolded()}. Those reads are racy while other threads allocate, so the figures
+ * are exact for a pool used by one thread and approximate otherwise.
+ *
+ * <h2>Derived figures</h2>
+ * Every held block is live, free or waiting for a fence, so what is cached (in free lists and
+ * reserves) is held minus active minus deferred, and the free lists keep no counters of their own.
+ * Every allocation is either a fresh device allocation or a reuse hit, so reuse hits are
+ * allocations minus fresh allocations.
+ */
+final class PoolCounters {
+  private final OpenScopes scopes;
+
+  // Live pooled handles, folded.
+  long activeCount;
+  long activeBytes;
+  long requestedBytes;
+  long allocations;
+  long peakActiveBytes;
+  // Device memory: written by the device ledger.
+  long heldCount;
+  long heldBytes;
+  long peakHeldBytes;
+  long freshAllocations;
+  long deviceFrees;
+  long residencyAdds;
+  long residencyRemoves;
+  long residencyCommits;
+  long oomRetries;
+  // Waiting for fences: written by the fence queue.
+  long deferredCount;
+  long deferredBytes;
+  // Written by the evictor.
+  long trims;
+  long trimmedBytes;
+
+  // The open scopes' unfolded counts, as the last sumUnfolded() found them.
+  private long unfoldedCount;
+  private long unfoldedBytes;
+  private long unfoldedRequested;
+
+  PoolCounters(OpenScopes scopes) {
+    this.scopes = scopes;
+  }
+
+  /**
+   * Moves what {@code s} counted without the lock into the pool's counters. Runs under the lock on
+   * the scope's own thread, or once the scope is closing. Active bytes only grow between two
+   * locked calls, so their peak is seen here or by the next call that lowers them, each of which
+   * calls {@link #notePeak()} first.
+   */
+  void fold(ScopeState s) {
+    activeCount += s.issued;
+    activeBytes += s.issuedBytes;
+    requestedBytes += s.issuedRequested;
+    allocations += s.issued;
+    s.liveCount += s.issued;
+    s.liveBytes += s.issuedBytes;
+    s.liveRequested += s.issuedRequested;
+    s.issued = 0;
+    s.issuedBytes = 0;
+    s.issuedRequested = 0;
+    if (activeBytes > peakActiveBytes) {
+      peakActiveBytes = activeBytes;
+    }
+  }
+
+  /** The one loop over open scopes: what they counted without the lock and not yet folded. */
+  private void sumUnfolded() {
+    long n = 0;
+    long bytes = 0;
+    long requested = 0;
+    for (ScopeState s = scopes.first(); s != null; s = s.next) {
+      n += s.issued;
+      bytes += s.issuedBytes;
+      requested += s.issuedRequested;
+    }
+    unfoldedCount = n;
+    unfoldedBytes = bytes;
+    unfoldedRequested = requested;
+  }
+
+  /** Live pooled handles right now, open scopes' unfolded allocations included. */
+  long activeCountNow() {
+    sumUnfolded();
+    return activeCount + unfoldedCount;
+  }
+
+  /** Capacity behind live pooled handles right now. */
+  long activeBytesNow() {
+    sumUnfolded();
+    return activeBytes + unfoldedBytes;
+  }
+
+  /** Buffers in free lists and reserves right now. */
+  long cachedCountNow() {
+    return heldCount - activeCountNow() - deferredCount;
+  }
+
+  /** Bytes in free lists and reserves right now. */
+  long cachedBytesNow() {
+    return heldBytes - activeBytesNow() - deferredBytes;
+  }
+
+  /**
+   * Takes what is still live of {@code s}'s allocations out of the active figures at once, as its
+   * close begins, and returns their bytes: from then on its buffers count as cached, though its
+   * closing thread is still moving them into its reserve.
+   */
+  long closing(ScopeState s) {
+    long bytes;
+    fold(s);
+    notePeak();
+    activeCount -= s.liveCount;
+    activeBytes -= s.liveBytes;
+    requestedBytes -= s.liveRequested;
+    bytes = s.liveBytes;
+    s.recordHandedBack();
+    return bytes;
+  }
+
+  /** Records the active bytes of this moment as a peak candidate; call before lowering them. */
+  void notePeak() {
+    long active = activeBytesNow();
+    if (active > peakActiveBytes) {
+      peakActiveBytes = active;
+    }
+  }
+
+  /** Starts the peaks again from the current figures. */
+  void resetPeaks() {
+    peakActiveBytes = activeBytesNow();
+    peakHeldBytes = heldBytes;
+  }
+
+  /** A snapshot of every counter, open scopes' unfolded allocations included. */
+  PoolStats snapshot() {
+    sumUnfolded();
+    long active = activeCount + unfoldedCount;
+    long activeB = activeBytes + unfoldedBytes;
+    long allocs = allocations + unfoldedCount;
+    return new PoolStats(
+        active,
+        activeB,
+        requestedBytes + unfoldedRequested,
+        heldCount - active - deferredCount,
+        heldBytes - activeB - deferredBytes,
+        heldCount,
+        heldBytes,
+        Math.max(peakActiveBytes, activeB),
+        peakHeldBytes,
+        allocs,
+        freshAllocations,
+        allocs - freshAllocations,
+        deviceFrees,
+        residencyAdds,
+        residencyRemoves,
+        residencyCommits,
+        deferredCount,
+        deferredBytes,
+        trims,
+        trimmedBytes,
+        oomRetries);
+  }
+
+  /**
+   * What the pool holds, as an out-of-memory message tells it: "the pool holds H bytes (A active, C
+   * cached, D waiting for fences)".
+   */
+  String holdings() {
+    long active = activeBytesNow();
+    return "the pool holds " + heldBytes + " bytes (" + active + " active, "
+        + (heldBytes - active - deferredBytes) + " cached, " + deferredBytes
+        + " waiting for fences)";
+  }
+}
