@@ -7,28 +7,36 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.testing.TestDevice;
+import java.lang.ref.WeakReference;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
-/** Scopes and owned buffers nobody closed are reported and reclaimed; strict close names them. */
+/**
+ * Scopes and owned buffers nobody closed are reported and reclaimed; strict close names them.
+ * Waits for the collector run until their condition holds; the class's timeout guards a hang.
+ */
+@Timeout(60)
 class LeakDetectionTest {
 
-  private static void awaitGc(BooleanSupplier done) throws InterruptedException {
-    for (int i = 0; i < 200 && !done.getAsBoolean(); i++) {
+  /** Asks for collections until {@code done} holds (the cleaner runs on its own thread). */
+  private static void awaitGc(BooleanSupplier done) {
+    while (!done.getAsBoolean()) {
       System.gc();
-      Thread.sleep(20);
+      Thread.yield();
     }
-    assertTrue(done.getAsBoolean(), "the leak was not reclaimed");
   }
 
-  private static void leakAScope(BufferPool pool) {
+  /** Leaks a scope holding two buffers and returns a weak reference to its handle. */
+  private static WeakReference<Scope> leakAScope(BufferPool pool) {
     Scope forgotten = pool.openScope();
     forgotten.alloc(1024, DType.U8);
     forgotten.alloc(64, DType.U8);
+    return new WeakReference<>(forgotten);
   }
 
   @Test
-  void anUnclosedScopeIsReportedAndItsBuffersGoBack() throws InterruptedException {
+  void anUnclosedScopeIsReportedAndItsBuffersGoBack() {
     TestDevice device = TestDevice.withResidency();
     try (BufferPool pool = BufferPool.create(device,
         PoolOptions.builder().leakDetection(LeakDetection.PARANOID).build())) {
@@ -44,13 +52,17 @@ class LeakDetectionTest {
   }
 
   @Test
-  void withDetectionOffALeakedScopeStaysOpenUntilThePoolCloses() throws InterruptedException {
+  void withDetectionOffALeakedScopeStaysOpenUntilThePoolCloses() {
     TestDevice device = TestDevice.withResidency();
     BufferPool pool = BufferPool.create(device, PoolOptions.builder().leakDetection(LeakDetection.DISABLED).build());
-    leakAScope(pool);
-    for (int i = 0; i < 5; i++) {
-      System.gc();
-      Thread.sleep(10);
+    WeakReference<Scope> unwatched = leakAScope(pool);
+    awaitGc(() -> unwatched.get() == null);
+    // A watched scope, leaked once the first was collected, reclaimed by the same cleaner: had the
+    // first been watched, its reclaim would have been queued to that cleaner a collection earlier.
+    try (BufferPool marker = BufferPool.create(device,
+        PoolOptions.builder().leakDetection(LeakDetection.PARANOID).build())) {
+      leakAScope(marker);
+      awaitGc(() -> marker.inUseCount() == 0);
     }
     assertEquals(2, pool.inUseCount(), "nothing watched it");
     pool.close();
@@ -62,7 +74,7 @@ class LeakDetectionTest {
   }
 
   @Test
-  void anUnclosedOwnedBufferIsFreed() throws InterruptedException {
+  void anUnclosedOwnedBufferIsFreed() {
     System.setProperty("mlxarena.leakDetection", "paranoid");
     TestDevice device = TestDevice.withResidency();
     try {

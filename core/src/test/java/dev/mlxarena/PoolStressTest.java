@@ -12,20 +12,23 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
  * Four threads share one pool with a cache limit and a memory limit, each with its own scopes,
- * releasing buffers early, some with fences that complete later, for a few seconds. Every live
- * buffer carries an owner stamp, checked before it is handed back: any aliasing fails the test.
- * At the end the limits held throughout, nothing is in use, and the totals add up.
+ * releasing buffers early, some with fences that a fifth thread completes later, for a fixed
+ * number of cycles each. Every live buffer carries an owner stamp, checked before it is handed
+ * back: any aliasing fails the test. At the end the limits held throughout, nothing is in use, and
+ * the totals add up. Nothing here depends on time: the workers run their cycles, the completer
+ * runs until they are done, and the class's timeout is the guard against a hang.
  */
 @Timeout(60)
 class PoolStressTest {
   private static final long CACHE_LIMIT = 1 << 20;
   private static final long MEMORY_LIMIT = 8 << 20;
+  private static final int CYCLES = 400;
 
   @Test
   void sharedPoolUnderLimitsNeverAliasesAndKeepsExactTotals() throws Exception {
@@ -34,30 +37,35 @@ class PoolStressTest {
         PoolOptions.builder().cacheLimit(CACHE_LIMIT).memoryLimit(MEMORY_LIMIT).build());
     ConcurrentLinkedQueue<CompletableFuture<Void>> fences = new ConcurrentLinkedQueue<>();
     ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+    AtomicBoolean workersDone = new AtomicBoolean();
     ExecutorService threads = Executors.newFixedThreadPool(5);
     try {
       List<Future<Long>> workers = new ArrayList<>();
       for (int t = 0; t < 4; t++) {
         int owner = t + 1;
-        workers.add(threads.submit(() -> work(pool, owner, deadline, fences, violations)));
+        workers.add(threads.submit(() -> work(pool, owner, fences, violations)));
       }
       Future<?> completer = threads.submit(() -> {
-        while (System.nanoTime() < deadline) {
+        while (!workersDone.get()) {
           CompletableFuture<Void> f = fences.poll();
           if (f != null) {
             f.complete(null);
+          } else {
+            Thread.yield();
           }
-          Thread.onSpinWait();
         }
       });
       long cycles = 0;
-      for (Future<Long> w : workers) {
-        cycles += w.get(50, TimeUnit.SECONDS);
+      try {
+        for (Future<Long> w : workers) {
+          cycles += w.get();
+        }
+      } finally {
+        workersDone.set(true);
       }
-      completer.get(10, TimeUnit.SECONDS);
+      completer.get();
       assertTrue(violations.isEmpty(), () -> String.join("\n", violations));
-      assertTrue(cycles > 100, "the workers ran: " + cycles + " cycles");
+      assertEquals(4L * CYCLES, cycles, "every worker ran its cycles");
     } finally {
       threads.shutdownNow();
     }
@@ -75,11 +83,11 @@ class PoolStressTest {
     assertEquals(0, device.liveAllocations(), "nothing leaked");
   }
 
-  private static long work(BufferPool pool, int owner, long deadline,
+  private static long work(BufferPool pool, int owner,
       ConcurrentLinkedQueue<CompletableFuture<Void>> fences, ConcurrentLinkedQueue<String> violations) {
     SplittableRandom rnd = new SplittableRandom(owner);
     long cycles = 0;
-    while (System.nanoTime() < deadline && violations.isEmpty()) {
+    while (cycles < CYCLES && violations.isEmpty()) {
       Scope s = pool.openScope();
       List<Buffer> mine = new ArrayList<>();
       for (int i = 0; i < 24; i++) {
