@@ -9,8 +9,8 @@ import org.jspecify.annotations.Nullable;
  * arrays of closed scopes, so that a decode loop opening one scope per token allocates no arrays.
  *
  * <p>The list is what lets the pool see the state its scopes' threads keep without the lock: the
- * issue counters ({@link PoolCounters} adds them in) and the reserves (statistics and the audit
- * look into them; nothing else takes from them). Guarded by the pool's lock.
+ * issue counters ({@link PoolCounters} adds them in) and the reserves (only the audit looks into
+ * them, on a pool no other thread uses; nothing else takes from them). Guarded by the pool's lock.
  */
 final class OpenScopes {
   private static final int STASH_LIMIT = 16;
@@ -88,17 +88,10 @@ final class OpenScopes {
     s.generations = ScopeState.NO_GENERATIONS;
   }
 
-  /** The free blocks of {@code bucket} in the open scopes' reserves. */
-  int reservedCount(int bucket) {
-    int n = 0;
-    for (ScopeState s = first; s != null; s = s.next) {
-      Reserve r = s.reserve;
-      n += r == null ? 0 : r.count(bucket);
-    }
-    return n;
-  }
-
-  /** Visits every block in the open scopes' reserves without taking it. */
+  /**
+   * Visits every block in the open scopes' reserves without taking it: only on a pool no other
+   * thread is using (the audit), since their threads change them without the lock.
+   */
   void forEachReserved(Consumer<Block> visitor) {
     for (ScopeState s = first; s != null; s = s.next) {
       if (s.reserve != null) {

@@ -12,6 +12,16 @@ import org.jspecify.annotations.Nullable;
  * Read-only inspection of a pool's rooms, for its queries and its tests: the counts and statistics
  * {@link BufferPool} answers, the per-bucket breakdown, snapshots of its device buffers, and the
  * invariant audit the tests run after every action. Every method takes the pool's lock itself.
+ *
+ * <h2>What a query may look at while other threads allocate</h2>
+ * The reserves of open scopes belong to their threads, which take from them and refill them
+ * without the lock (see {@code Reserve}), so a query never walks them: a tape or a stack caught
+ * mid-change could be read past its end or counted twice. The per-bucket queries walk the registry
+ * instead (every held block, changed only under the lock) and file each block by its state, a
+ * plain field its owner writes without the lock: every block is counted exactly once, as live,
+ * free or waiting for a fence, and a block changing hands at that moment may be filed under either
+ * of its two states. Only {@link #verify()} and the device-buffer snapshots, which the tests run on
+ * a pool no other thread uses, look into the reserves.
  */
 @SuppressWarnings("try") // try (PoolLock held = lock.hold()) holds the lock for a section
 final class PoolAudit {
@@ -47,10 +57,21 @@ final class PoolAudit {
     }
   }
 
-  /** {@link BufferPool#freeCount(long)}: the free blocks of one bucket, reserves included. */
+  /**
+   * {@link BufferPool#freeCount(long)}: the free blocks of one bucket, reserves included, read from
+   * the registry (see the class comment).
+   */
   int freeCount(int bucket) {
     try (PoolLock held = lock.hold()) {
-      return free.count(bucket) + scopes.reservedCount(bucket);
+      BlockRegistry registry = ledger.registry;
+      int n = 0;
+      for (int i = 0; i < registry.size(); i++) {
+        Block b = registry.get(i);
+        if (b.bucket == bucket && b.state == Block.FREE) {
+          n++;
+        }
+      }
+      return n;
     }
   }
 
@@ -190,6 +211,7 @@ final class PoolAudit {
     }
   }
 
+  /** Every held block filed by its state, from the registry (see the class comment). */
   private List<BucketStats> bucketStatsLocked() {
     BlockRegistry registry = ledger.registry;
     int n = policy.bucketCount();
@@ -198,13 +220,15 @@ final class PoolAudit {
     int[] waiting = new int[n];
     for (int i = 0; i < registry.size(); i++) {
       Block b = registry.get(i);
-      if (b.state == Block.LIVE) {
+      int state = b.state;
+      if (state == Block.LIVE) {
         live[b.bucket]++;
-      } else if (b.state == Block.DEFERRED) {
+      } else if (state == Block.DEFERRED) {
         waiting[b.bucket]++;
+      } else {
+        freeCounts[b.bucket]++;
       }
     }
-    forEachFree(b -> freeCounts[b.bucket]++);
     List<BucketStats> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       if (live[i] + freeCounts[i] + waiting[i] > 0) {
