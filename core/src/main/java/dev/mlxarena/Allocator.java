@@ -10,7 +10,10 @@ import java.util.List;
  * same path as a lock-free allocation), whose counts are folded in at once.
  *
  * <p>A batch takes every block before it issues any, so that a failure can put back exactly what
- * it took and leave the pool as it was. Guarded by the pool's lock.
+ * it took and leave the pool as it was: first the free blocks, then, once the memory limit is known
+ * to allow all the fresh ones (so that nothing is evicted for a batch that cannot fit), the fresh
+ * blocks. Making room for one of them never evicts a block a later request of the batch takes.
+ * Guarded by the pool's lock.
  */
 final class Allocator {
 
@@ -53,7 +56,7 @@ final class Allocator {
     fences.collect();
     Block b = free.pop(bucket);
     if (b == null) {
-      b = ledger.fresh(bucket, bytes, evictor);
+      b = ledger.fresh(bucket, bytes, evictor.forScope(scope));
       ledger.commit();
     }
     Buffer handle = scope.issue(b, dtype, bytes, elements, shape);
@@ -70,27 +73,34 @@ final class Allocator {
     Block[] taken = new Block[n];
     boolean[] isFresh = new boolean[n];
     long peakBefore = counters.peakHeldBytes;
-    int i = 0;
     try {
-      for (; i < n; i++) {
+      long freshBytes = 0;
+      for (int i = 0; i < n; i++) {
         Block b = scope.takeReserved(buckets[i]);
-        if (b == null) {
-          b = free.pop(buckets[i]);
-        }
-        if (b == null) {
-          b = ledger.fresh(buckets[i], requests.get(i).bytes(), evictor);
+        taken[i] = b != null ? b : free.pop(buckets[i]);
+        freshBytes += taken[i] == null ? ledger.capacityOf(buckets[i]) : 0;
+      }
+      DeviceLedger.Reclaimer cache = evictor.forScope(scope);
+      ledger.requireRoomFor(freshBytes, n, cache);
+      for (int i = 0; i < n; i++) {
+        if (taken[i] == null) {
+          taken[i] = ledger.fresh(buckets[i], requests.get(i).bytes(), cache);
           isFresh[i] = true;
         }
-        taken[i] = b;
       }
     } catch (RuntimeException e) {
       // Undo in reverse order, so every free list is restored to its exact former order.
-      for (int j = i - 1; j >= 0; j--) {
+      for (int j = n - 1; j >= 0; j--) {
         if (isFresh[j]) {
           ledger.undoFresh(taken[j]);
-        } else {
+        } else if (taken[j] != null) {
           free.add(taken[j]);
         }
+      }
+      try {
+        ledger.endUndo();
+      } catch (RuntimeException cleanup) {
+        e.addSuppressed(cleanup);
       }
       counters.peakHeldBytes = peakBefore;
       throw e;

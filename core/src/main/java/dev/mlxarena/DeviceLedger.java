@@ -48,6 +48,8 @@ final class DeviceLedger {
   final BlockRegistry registry = new BlockRegistry();
   /** Device buffers retired whose residency removal awaits its commit before they are freed. */
   private final List<DeviceBuffer> retired = new ArrayList<>();
+  /** Fresh device buffers of a failed batch, taken back by {@link #undoFresh}, to free in {@link #endUndo}. */
+  private final List<DeviceBuffer> undone = new ArrayList<>();
 
   DeviceLedger(
       Device device,
@@ -66,6 +68,25 @@ final class DeviceLedger {
   }
 
   // ================================================================ making blocks
+
+  /** The capacity of a block of {@code bucket}. */
+  long capacityOf(int bucket) {
+    return policy.sizeOfBucket(bucket);
+  }
+
+  /**
+   * Checks, before anything is evicted, that {@code bytes} of fresh device memory for a batch of
+   * {@code requests} requests fit the memory limit once {@code cache} is given back.
+   *
+   * @throws PoolExhaustedException if they do not, leaving the pool untouched
+   */
+  void requireRoomFor(long bytes, int requests, Reclaimer cache) {
+    if (bytes > memoryLimit - (counters.heldBytes - cache.reclaimableBytes())) {
+      throw new PoolExhaustedException(
+          outOfMemory("a batch of " + requests + " requests", bytes + " bytes of fresh device"
+              + " memory", "the memory limit", cache), bytes);
+    }
+  }
 
   /**
    * A new block for {@code bucket}, zero-filled and added (not committed) to the residency set;
@@ -128,7 +149,10 @@ final class DeviceLedger {
     return b;
   }
 
-  /** Gives back a block {@link #fresh} made earlier in a batch that then failed, as if never made. */
+  /**
+   * Takes back a block {@link #fresh} made earlier in a batch that then failed, as if never made:
+   * stages its residency removal; {@link #endUndo} commits the removals once and then frees them.
+   */
   void undoFresh(Block b) {
     if (residency != null) {
       residency.remove(b.raw);
@@ -139,7 +163,36 @@ final class DeviceLedger {
     counters.heldBytes -= b.capacity;
     counters.freshAllocations--;
     b.state = Block.GONE;
-    device.free(b.raw);
+    undone.add(b.raw);
+  }
+
+  /**
+   * Frees what {@link #undoFresh} took back, after one commit of their removals (a buffer must not
+   * be freed while a staged member). The pool's figures show the batch as never made, so this
+   * commit is not counted; the residency set sees it.
+   */
+  void endUndo() {
+    if (undone.isEmpty()) {
+      return;
+    }
+    RuntimeException failure = null;
+    try {
+      if (residency != null) {
+        residency.commit();
+      }
+      for (DeviceBuffer raw : undone) {
+        try {
+          device.free(raw);
+        } catch (RuntimeException e) {
+          failure = collect(failure, e);
+        }
+      }
+    } finally {
+      undone.clear();
+    }
+    if (failure != null) {
+      throw failure;
+    }
   }
 
   private void noteRetry(long requested, String reason) {
@@ -148,7 +201,11 @@ final class DeviceLedger {
   }
 
   private String outOfMemory(long requested, long capacity, String refusedBy, Reclaimer cache) {
-    return "cannot allocate " + requested + " bytes (bucket of " + capacity + " bytes) on "
+    return outOfMemory(requested + " bytes", "bucket of " + capacity + " bytes", refusedBy, cache);
+  }
+
+  private String outOfMemory(String what, String needs, String refusedBy, Reclaimer cache) {
+    return "cannot allocate " + what + " (" + needs + ") on "
         + device.name() + ": refused by " + refusedBy + "; " + counters.holdings()
         + ", memory limit " + (memoryLimit == Long.MAX_VALUE ? "none" : memoryLimit + " bytes")
         + ", largest free bucket " + cache.largestReclaimable() + " bytes";

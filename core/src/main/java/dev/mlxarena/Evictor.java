@@ -3,14 +3,19 @@ package dev.mlxarena;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.IntFunction;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Decides which cached buffers go back to the device, and when: the cache limit after every call
  * that may have grown the cache, {@link BufferPool#trim(long)}, {@link BufferPool#clear()}, and,
  * as the device ledger's {@link DeviceLedger.Reclaimer}, the memory limit and the retry after the
  * device refused. Least recently used buckets go first ({@link FreeLists#lastUse}); the ledger does
- * the giving back, with one residency commit per eviction. Only the global lists and parked
- * reserves are evicted: the reserves of open scopes belong to their threads until they close.
+ * the giving back, with one residency commit per eviction. The global lists and parked reserves are
+ * evicted; the reserves of open scopes belong to their threads until they close, so the only one
+ * that may be evicted is the reserve of the scope allocating right now, on its own thread ({@link
+ * #forScope}), and only after the pool's own lists: without it, a scope holding the previous
+ * token's buffers could be refused memory that only it keeps.
  *
  * <p>Guarded by the pool's lock.
  */
@@ -47,26 +52,26 @@ final class Evictor implements DeviceLedger.Reclaimer {
    */
   @Override
   public long reclaim(long bytes, String reason) {
+    return reclaim(bytes, reason, null);
+  }
+
+  /**
+   * What {@link #reclaim(long, String)} does, then, if that is not enough, the same from {@code
+   * own}, the reserve of the scope whose thread is calling, least recently used buckets first.
+   */
+  private long reclaim(long bytes, String reason, @Nullable Reserve own) {
     if (bytes <= 0) {
       return 0;
     }
-    long freedBytes = 0;
-    long freedBuffers = 0;
+    long[] freed = new long[2]; // bytes, buffers
     RuntimeException failure = null;
-    for (int bucket : leastRecentlyUsedFirst()) {
-      while (freedBytes < bytes) {
-        Block b = free.pop(bucket);
-        if (b == null) {
-          break;
-        }
-        freedBytes += b.capacity;
-        freedBuffers++;
-        failure = ledger.retire(b, Block.DEATH_CLEARED, failure);
-      }
-      if (freedBytes >= bytes) {
-        break;
-      }
+    Integer[] order = leastRecentlyUsedFirst();
+    failure = evictFrom(order, free::pop, bytes, freed, failure);
+    if (own != null && freed[0] < bytes) {
+      failure = evictFrom(order, own::popSpilled, bytes, freed, failure);
     }
+    long freedBytes = freed[0];
+    long freedBuffers = freed[1];
     if (freedBuffers > 0) {
       ledger.commit();
       failure = ledger.releaseRetired(failure);
@@ -78,6 +83,58 @@ final class Evictor implements DeviceLedger.Reclaimer {
       throw failure;
     }
     return freedBytes;
+  }
+
+  /** Retires blocks taken from {@code source}, bucket by bucket in {@code order}, until {@code freed[0] >= bytes}. */
+  private @Nullable RuntimeException evictFrom(
+      Integer[] order, IntFunction<@Nullable Block> source, long bytes, long[] freed,
+      @Nullable RuntimeException failure) {
+    for (int bucket : order) {
+      while (freed[0] < bytes) {
+        Block b = source.apply(bucket);
+        if (b == null) {
+          break;
+        }
+        freed[0] += b.capacity;
+        freed[1]++;
+        failure = ledger.retire(b, Block.DEATH_CLEARED, failure);
+      }
+      if (freed[0] >= bytes) {
+        break;
+      }
+    }
+    return failure;
+  }
+
+  /**
+   * What the device ledger may reclaim for an allocation through {@code scope}, on its thread under
+   * the lock: the pool's lists, then the scope's own reserve.
+   */
+  DeviceLedger.Reclaimer forScope(ScopeState scope) {
+    Reserve own = scope.reserve;
+    if (own == null) {
+      return this;
+    }
+    return new DeviceLedger.Reclaimer() {
+      @Override
+      public long reclaimableBytes() {
+        long[] total = {Evictor.this.reclaimableBytes()};
+        own.forEach(b -> total[0] += b.capacity);
+        return total[0];
+      }
+
+      @Override
+      public long reclaim(long bytes, String reason) {
+        return Evictor.this.reclaim(bytes, reason, own);
+      }
+
+      @Override
+      public long largestReclaimable() {
+        long[] max = {Evictor.this.largestReclaimable()};
+        own.forEach(b -> max[0] = Math.max(max[0], b.capacity));
+        return max[0];
+      }
+    };
   }
 
   private Integer[] leastRecentlyUsedFirst() {

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.mlxarena.testing.TestDevice;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -104,6 +105,77 @@ class ProductionPoolTest {
     }
     assertEquals(8192, e.getRequestedBytes());
     assertEquals(before, pool.stats(), "nothing was evicted for a request that could not fit");
+  }
+
+  @Test
+  void aScopesOwnReserveIsEvictableUnderTheMemoryLimit() {
+    pool(PoolOptions.builder().memoryLimit(4 << 20));
+    try (Scope first = pool.openScope()) {
+      for (int i = 0; i < 3; i++) {
+        first.alloc(1 << 20, DType.U8);
+      }
+    }
+    for (int t = 0; t < 3; t++) {
+      try (Scope token = pool.openScope()) { // adopts the reserve the token before it left
+        assertEquals(2 << 20, token.alloc(2 << 20, DType.U8).capacity());
+      }
+      assertTrue(pool.stats().peakHeldBytes() <= 4 << 20, "held " + pool.stats().peakHeldBytes());
+    }
+  }
+
+  @Test
+  void aDeviceRefusalAlsoGivesBackTheScopesOwnReserve() {
+    pool(PoolOptions.builder());
+    try (Scope first = pool.openScope()) {
+      for (int i = 0; i < 3; i++) {
+        first.alloc(1 << 20, DType.U8);
+      }
+    }
+    try (Scope token = pool.openScope()) {
+      device.failNthAllocation(1);
+      assertEquals(2 << 20, token.alloc(2 << 20, DType.U8).capacity());
+    }
+    assertEquals(1, pool.stats().oomRetries());
+  }
+
+  @Test
+  void aBatchRefusedByTheMemoryLimitLeavesTheCacheAsItWas() {
+    pool(PoolOptions.builder().memoryLimit(8192));
+    Buffer live = pool.alloc(4096, DType.U8);
+    pool.alloc(1024, DType.U8).close();
+    pool.alloc(2048, DType.U8).close();
+    PoolStats before = pool.stats();
+    int deviceBuffers = device.liveAllocations();
+    PoolExhaustedException e = assertThrows(PoolExhaustedException.class, () -> pool.allocBatch(
+        List.of(new AllocRequest(4096, DType.U8), new AllocRequest(8192, DType.U8))));
+    assertTrue(e.getMessage().contains("memory limit 8192"), e.getMessage());
+    assertEquals(before, pool.stats(), "all or none: nothing was evicted for a batch that could not fit");
+    assertEquals(deviceBuffers, device.liveAllocations());
+    assertTrue(live.isValid());
+  }
+
+  @Test
+  void theExhaustionMessageCountsAScopesLockFreeAllocationsAsActive() {
+    pool(PoolOptions.builder().memoryLimit(1 << 20));
+    try (Scope first = pool.openScope()) {
+      for (int i = 0; i < 4; i++) {
+        first.alloc(128 << 10, DType.U8);
+      }
+    }
+    try (Scope token = pool.openScope()) {
+      List<Buffer> taken = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        taken.add(token.alloc(128 << 10, DType.U8)); // from the scope's reserve, without the lock
+      }
+      for (int i = 0; i < 3; i++) {
+        pool.release(taken.get(i));
+      }
+      long active = pool.stats().activeBytes();
+      PoolExhaustedException e =
+          assertThrows(PoolExhaustedException.class, () -> token.alloc(1 << 20, DType.U8));
+      assertEquals(128 << 10, active);
+      assertTrue(e.getMessage().contains("(" + active + " active"), e.getMessage());
+    }
   }
 
   @Test
