@@ -67,7 +67,8 @@ public final class Buffer implements AutoCloseable {
    * @throws BufferAllocationException if the device cannot provide the memory
    */
   public static Buffer allocOwned(Device device, long bytes, DType dtype, long... shape) {
-    return owned(OwnedBuffer.fresh(device, bytes, dtype, shape));
+    LeakDetection level = PoolOptions.Builder.leakProperty(); // before anything is allocated
+    return owned(OwnedBuffer.fresh(device, bytes, dtype, shape), level);
   }
 
   /**
@@ -77,12 +78,13 @@ public final class Buffer implements AutoCloseable {
    * @throws IllegalArgumentException if the shape needs more than the buffer's capacity
    */
   public static Buffer adoptOwned(Device device, DeviceBuffer raw, DType dtype, long... shape) {
-    return owned(OwnedBuffer.adopt(device, raw, dtype, shape));
+    LeakDetection level = PoolOptions.Builder.leakProperty();
+    return owned(OwnedBuffer.adopt(device, raw, dtype, shape), level);
   }
 
-  private static Buffer owned(OwnedBuffer owner) {
+  private static Buffer owned(OwnedBuffer owner, LeakDetection level) {
     Buffer handle = new Buffer(owner.block, owner.block.generationAcquire(), owner);
-    owner.watchIfSampled(handle, handle.generation);
+    owner.watchIfSampled(handle, handle.generation, level);
     return handle;
   }
 
@@ -139,11 +141,17 @@ public final class Buffer implements AutoCloseable {
    * capacity for a pooled buffer, the exact size for an owned one.
    */
   public long capacity() {
-    return live().capacity - byteOffset();
+    return live().capacity - offset();
   }
 
   /** The offset of this handle's first byte in the device buffer: 0 except for views. */
   public long byteOffset() {
+    live();
+    return offset();
+  }
+
+  /** {@link #byteOffset()} without the liveness check, for methods that made it already. */
+  private long offset() {
     return view == null ? 0 : view.byteOffset();
   }
 
@@ -154,11 +162,12 @@ public final class Buffer implements AutoCloseable {
 
   /** Whether this is a pooled buffer (as opposed to an owned one or a view). */
   public boolean isPooled() {
-    return block.isPooled() && view == null;
+    return live().isPooled() && view == null;
   }
 
   /** Whether this is a slice view of another buffer. */
   public boolean isView() {
+    live();
     return view != null;
   }
 
@@ -202,7 +211,7 @@ public final class Buffer implements AutoCloseable {
     }
     long length = elements * size;
     HostMemory.checkRange(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
-    return new Buffer(b, generation, recycler, new View(byteOffset() + byteOffset, length, elements));
+    return new Buffer(b, generation, recycler, new View(offset() + byteOffset, length, elements));
   }
 
   // ---------------------------------------------------------------- host views
@@ -222,7 +231,7 @@ public final class Buffer implements AutoCloseable {
   public ByteBuffer asByteBuffer(long byteOffset, long length) {
     Block b = live();
     HostMemory.checkRange(byteOffset, length, capacity(), "buffer (" + b.describe() + ")");
-    return HostMemory.view(b.raw, byteOffset() + byteOffset, length);
+    return HostMemory.view(b.raw, offset() + byteOffset, length);
   }
 
   // ---------------------------------------------------------------- typed element access
@@ -238,7 +247,7 @@ public final class Buffer implements AutoCloseable {
       throw new IndexOutOfBoundsException(
           "index " + index + " is outside the " + count + " elements of the buffer");
     }
-    return byteOffset() + index * expected.byteSize();
+    return offset() + index * expected.byteSize();
   }
 
   /** Reads element {@code index} of an F32 buffer. */
@@ -434,7 +443,7 @@ public final class Buffer implements AutoCloseable {
   public Buffer copyFrom(ByteBuffer src, long byteOffset) {
     rawBytes(byteOffset, src.remaining());
     Block b = block;
-    b.device.write(b.raw, byteOffset() + byteOffset, src);
+    b.device.write(b.raw, offset() + byteOffset, src);
     return this;
   }
 
@@ -442,7 +451,7 @@ public final class Buffer implements AutoCloseable {
   public void copyTo(ByteBuffer dst, long byteOffset) {
     rawBytes(byteOffset, dst.remaining());
     Block b = block;
-    b.device.read(b.raw, byteOffset() + byteOffset, dst);
+    b.device.read(b.raw, offset() + byteOffset, dst);
   }
 
   private long bulk(int elements, DType... accepted) {
@@ -458,14 +467,14 @@ public final class Buffer implements AutoCloseable {
   // Bulk copies start at this handle's first byte.
 
   private Buffer write(long length, Consumer<ByteBuffer> fill) {
-    ByteBuffer w = HostAccess.beginWrite(block, byteOffset(), length);
+    ByteBuffer w = HostAccess.beginWrite(block, offset(), length);
     fill.accept(w);
-    HostAccess.endWrite(block, byteOffset(), w);
+    HostAccess.endWrite(block, offset(), w);
     return this;
   }
 
   private ByteBuffer beginRead(long length) {
-    return HostAccess.beginRead(block, byteOffset(), length);
+    return HostAccess.beginRead(block, offset(), length);
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -292,18 +292,13 @@ final class DeviceLedger {
     }
   }
 
-  /**
-   * Adds a registered owned buffer to the residency set and commits, unless it registers itself
-   * ({@code ownResidency}) or is a member already. Returns whether it added it.
-   */
-  boolean addRegistered(DeviceBuffer raw, boolean ownResidency) {
-    if (residency == null || ownResidency || residency.contains(raw)) {
-      return false;
+  /** Adds a registered owned buffer to the residency set and commits; the set must exist. */
+  void addRegistered(DeviceBuffer raw) {
+    if (residency != null) {
+      residency.add(raw);
+      counters.residencyAdds++;
+      commit();
     }
-    residency.add(raw);
-    counters.residencyAdds++;
-    commit();
-    return true;
   }
 
   /** Stages the removal of a registered owned buffer this ledger added (commit separately). */

@@ -12,9 +12,15 @@ import org.jspecify.annotations.Nullable;
  * owned block. Closing the handle frees the memory, after telling every pool that registered the
  * buffer ({@link BufferPool#registerExisting}) to drop its registration.
  *
- * <p>The block's state and this object's registrars are guarded by the block's own monitor. A pool
- * that registers one takes its own lock first and then the block's, never the other way round;
- * {@link #close} calls the registrars after leaving the monitor.
+ * <p>Several pools on one device may register the same buffer, and they share the device's
+ * residency set: the buffer's membership on the pools' account is counted here ({@link
+ * #holdResidency}, {@link #dropResidency}), so that the first registration adds it (unless it is a
+ * member already, on its own account or its owner's) and the last one to go removes it, whichever
+ * pool that is.
+ *
+ * <p>The block's state, this object's registrars and the residency count are guarded by the
+ * block's own monitor. A pool that registers one takes its own lock first and then the block's,
+ * never the other way round; {@link #close} calls the registrars after leaving the monitor.
  */
 final class OwnedBuffer implements Recycler {
 
@@ -28,6 +34,10 @@ final class OwnedBuffer implements Recycler {
   /** Whether the device's residency set holds the buffer on the buffer's own account. */
   final boolean ownResidency;
   private Registrar @Nullable [] registrars;
+  /** Registrations that keep the buffer resident on their pool's account. */
+  private int residencyHolds;
+  /** Whether a registration added it to the residency set, so the last hold out removes it. */
+  private boolean addedForPools;
 
   private OwnedBuffer(Block block, boolean ownResidency) {
     this.block = block;
@@ -76,11 +86,11 @@ final class OwnedBuffer implements Recycler {
 
   /**
    * Watches {@code handle} for a leak if the sampling picks it. Owned buffers belong to no pool,
-   * so the level is the system property's, read per allocation (owned allocations are few:
-   * weights and caches).
+   * so {@code level} is the system property's, read per allocation, before it (owned allocations
+   * are few: weights and caches).
    */
-  void watchIfSampled(Object handle, long generation) {
-    if (LeakTracker.sample(PoolOptions.Builder.leakProperty())) {
+  void watchIfSampled(Object handle, long generation, LeakDetection level) {
+    if (LeakTracker.sample(level)) {
       LeakTracker.watch(
           handle,
           "LEAK: a " + block.capacity + "-byte owned buffer of " + block.device.name() + " became"
@@ -105,6 +115,35 @@ final class OwnedBuffer implements Recycler {
       grown[rs.length] = r;
       registrars = grown;
     }
+  }
+
+  /**
+   * Takes a registration's hold on residency; returns whether the caller must add the buffer to
+   * the residency set now ({@code isMember}: whether it is a member already). The caller holds the
+   * block's monitor.
+   */
+  boolean holdResidency(boolean isMember) {
+    if (ownResidency) {
+      return false;
+    }
+    if (residencyHolds++ == 0 && !isMember) {
+      addedForPools = true;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Drops a registration's hold; returns whether the caller must remove the buffer from the
+   * residency set now (the last hold of registrations that added it). The caller holds the block's
+   * monitor.
+   */
+  boolean dropResidency() {
+    if (ownResidency || --residencyHolds > 0 || !addedForPools) {
+      return false;
+    }
+    addedForPools = false;
+    return true;
   }
 
   /** Drops a pool that is closing; the caller holds the block's monitor. */

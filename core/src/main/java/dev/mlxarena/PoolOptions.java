@@ -4,10 +4,12 @@ import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Immutable configuration of a {@link BufferPool}. Build one with {@link #builder()}; {@link
- * #defaults()} gives the defaults, which system properties can change:
+ * #defaults()} gives the defaults, which system properties can change (read each time {@link
+ * #defaults()} or {@link #builder()} is called):
  *
  * <table>
  *   <caption>Options, their defaults and system properties</caption>
@@ -28,6 +30,13 @@ import java.util.Objects;
  *     .memoryLimit(8L << 30)       // hold at most 8 GiB from the device
  *     .build();
  * }</pre>
+ *
+ * <p>A system property whose value does not parse is refused where it is read: {@link
+ * #defaults()}, {@link #builder()} (and so {@link BufferPool#create(dev.mlxarena.spi.Device)}),
+ * and, for {@code mlxarena.leakDetection}, each owned allocation ({@link
+ * dev.mlxarena.spi.Device#allocBuffer}, which reads it before it allocates), with an {@link
+ * IllegalArgumentException} naming the property and its value. Nothing else is affected: once the
+ * property is corrected, the next call succeeds.
  */
 public final class PoolOptions {
   private static final Logger LOG = System.getLogger(PoolOptions.class.getName());
@@ -37,11 +46,8 @@ public final class PoolOptions {
    */
   public static final int POISON = 0x7FC07FC0;
 
-  private static final PoolOptions DEFAULTS = builder().build();
-
-  static {
-    LOG.log(Level.DEBUG, () -> "mlx-arena pool defaults: " + DEFAULTS);
-  }
+  /** Whether the defaults have been logged (once, at debug level). */
+  private static final AtomicBoolean LOGGED = new AtomicBoolean();
 
   private final BucketPolicy bucketPolicy;
   private final boolean residency;
@@ -61,19 +67,32 @@ public final class PoolOptions {
     this.poisonOnRecycle = b.poisonOnRecycle;
   }
 
-  /** The defaults, as the system properties in the class comment set them. */
+  /**
+   * The defaults, as the system properties in the class comment set them now.
+   *
+   * @throws IllegalArgumentException if one of those properties has a value that does not parse
+   */
   public static PoolOptions defaults() {
-    return DEFAULTS;
+    PoolOptions d = builder().build();
+    if (!LOGGED.getAndSet(true)) {
+      LOG.log(Level.DEBUG, () -> "mlx-arena pool defaults: " + d);
+    }
+    return d;
   }
 
-  /** A builder starting from the defaults. */
+  /**
+   * A builder starting from the defaults.
+   *
+   * @throws IllegalArgumentException if a system property of the class comment has a value that
+   *     does not parse
+   */
   public static Builder builder() {
-    return new Builder();
+    return new Builder(true);
   }
 
-  /** A builder starting from these options. */
+  /** A builder starting from these options (system properties are not read). */
   public Builder toBuilder() {
-    return new Builder()
+    return new Builder(false)
         .bucketPolicy(bucketPolicy)
         .residency(residency)
         .cacheLimit(cacheLimit)
@@ -157,20 +176,35 @@ public final class PoolOptions {
   /** Builds {@link PoolOptions}. Not thread-safe. */
   public static final class Builder {
     private BucketPolicy bucketPolicy = BucketPolicy.powerOfTwo();
-    private boolean residency = !"false".equalsIgnoreCase(System.getProperty("mlxarena.residency"));
-    private long cacheLimit = sizeProperty("mlxarena.cacheLimit");
-    private long memoryLimit = sizeProperty("mlxarena.memoryLimit");
-    private LeakDetection leakDetection = leakProperty();
-    private boolean strictClose = Boolean.getBoolean("mlxarena.strictClose");
-    private boolean poisonOnRecycle = Boolean.getBoolean("mlxarena.poisonOnRecycle");
+    private boolean residency = true;
+    private long cacheLimit = Long.MAX_VALUE;
+    private long memoryLimit = Long.MAX_VALUE;
+    private LeakDetection leakDetection = LeakDetection.SAMPLED;
+    private boolean strictClose;
+    private boolean poisonOnRecycle;
 
-    private Builder() {}
+    /** A builder at the built-in defaults, or at the defaults the system properties set. */
+    private Builder(boolean fromProperties) {
+      if (fromProperties) {
+        residency = !"false".equalsIgnoreCase(System.getProperty("mlxarena.residency"));
+        cacheLimit = sizeProperty("mlxarena.cacheLimit");
+        memoryLimit = sizeProperty("mlxarena.memoryLimit");
+        leakDetection = leakProperty();
+        strictClose = Boolean.getBoolean("mlxarena.strictClose");
+        poisonOnRecycle = Boolean.getBoolean("mlxarena.poisonOnRecycle");
+      }
+    }
 
     private static long sizeProperty(String name) {
       String v = System.getProperty(name);
       return v == null ? Long.MAX_VALUE : parseBytes(name, v);
     }
 
+    /**
+     * The level {@code mlxarena.leakDetection} sets, {@link LeakDetection#SAMPLED} without it.
+     *
+     * @throws IllegalArgumentException if its value names no level
+     */
     static LeakDetection leakProperty() {
       String v = System.getProperty("mlxarena.leakDetection");
       if (v == null) {
@@ -180,7 +214,8 @@ public final class PoolOptions {
         return LeakDetection.valueOf(v.trim().toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(
-            "mlxarena.leakDetection=" + v + ": use disabled, sampled or paranoid");
+            "mlxarena.leakDetection=" + v + " is not a leak detection level: use disabled, sampled"
+                + " or paranoid");
       }
     }
 

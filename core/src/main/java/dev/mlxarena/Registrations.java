@@ -6,10 +6,12 @@ import java.util.Map;
 
 /**
  * The owned buffers registered with a pool through {@link BufferPool#registerExisting}: weights
- * and caches the pool makes resident without pooling them. Each maps to whether this pool added it
- * to the residency set (it does not when the buffer carries its own registration or is a member
- * already), so that it removes exactly what it added, when the buffer is freed ({@link #forget},
- * called by the buffer's close) or when the pool closes ({@link #dropAll}).
+ * and caches the pool makes resident without pooling them. Each maps to whether this pool holds it
+ * resident (it does when the pool has a residency set); the holds of all pools that registered a
+ * buffer are counted by its {@link OwnedBuffer}, so that the first registration adds it (unless it
+ * carries its own registration or is a member already) and the last one dropped removes it, when
+ * the buffer is freed ({@link #forget}, called by the buffer's close) or when a pool closes ({@link
+ * #dropAll}).
  *
  * <p>Guarded by the pool's lock; a registration also takes the block's monitor, after the lock
  * (see {@link OwnedBuffer}).
@@ -17,10 +19,10 @@ import java.util.Map;
 final class Registrations implements OwnedBuffer.Registrar {
   private final PoolLock lock;
   private final DeviceLedger ledger;
-  /** Each registered block: its owner, and whether this pool added it to the residency set. */
+  /** Each registered block: its owner, and whether this pool holds it resident. */
   private final Map<Block, Registration> registered = new IdentityHashMap<>();
 
-  private record Registration(OwnedBuffer owner, boolean added) {}
+  private record Registration(OwnedBuffer owner, boolean holds) {}
 
   Registrations(PoolLock lock, DeviceLedger ledger) {
     this.lock = lock;
@@ -65,7 +67,11 @@ final class Registrations implements OwnedBuffer.Registrar {
       if (registered.containsKey(b)) {
         return;
       }
-      registered.put(b, new Registration(owner, ledger.addRegistered(b.raw, owner.ownResidency)));
+      boolean holds = ledger.residency() != null;
+      if (holds && owner.holdResidency(ledger.isResident(b.raw))) {
+        ledger.addRegistered(b.raw);
+      }
+      registered.put(b, new Registration(owner, holds));
       owner.addRegistrar(this);
     }
   }
@@ -75,19 +81,33 @@ final class Registrations implements OwnedBuffer.Registrar {
     return registered.containsKey(b);
   }
 
-  /** Called by an owned buffer's close, before its memory is freed: drops what this pool added. */
+  /**
+   * Called by an owned buffer's close, before its memory is freed: drops this pool's registration,
+   * and the buffer's residency if this was its last hold.
+   */
   @Override
   public void forget(Block owned) {
     lock.lock();
     try {
       Registration r = registered.remove(owned);
-      if (r != null && r.added()) {
-        ledger.removeRegistered(owned.raw);
+      if (r != null && dropHold(owned, r)) {
         ledger.commit();
       }
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Drops {@code r}'s residency hold; stages the removal and returns true if it was the last. */
+  private boolean dropHold(Block b, Registration r) {
+    boolean last;
+    synchronized (b) {
+      last = r.holds() && r.owner().dropResidency();
+    }
+    if (last) {
+      ledger.removeRegistered(b.raw);
+    }
+    return last;
   }
 
   /**
@@ -101,10 +121,7 @@ final class Registrations implements OwnedBuffer.Registrar {
       synchronized (b) {
         e.getValue().owner().removeRegistrar(this);
       }
-      if (e.getValue().added()) {
-        ledger.removeRegistered(b.raw);
-        staged = true;
-      }
+      staged |= dropHold(b, e.getValue());
     }
     registered.clear();
     return staged && ledger.residency() != null;

@@ -153,6 +153,41 @@ public abstract class ResidencyAndFaultContractTest {
     assertEquals(1, pool.stats().residencyRemoves());
   }
 
+  @Test
+  void aBufferRegisteredWithTwoPoolsStaysResidentUntilTheLastOneCloses() {
+    open(true);
+    Buffer adopted = harness.device().adopt(harness.device().allocate(256), DType.U8);
+    DeviceBuffer raw = adopted.deviceBuffer();
+    try (BufferPool second = BufferPool.create(harness.device())) {
+      pool.registerExisting(adopted);
+      second.registerExisting(adopted);
+      assertEquals(1, rs().adds(), "one membership for both registrations");
+      pool.close();
+      assertTrue(rs().contains(raw), "the second pool still has it registered");
+      assertTrue(second.isRegistered(adopted));
+    }
+    assertFalse(rs().contains(raw), "the last registration out removes it");
+    assertTrue(rs().isClean());
+    adopted.close();
+  }
+
+  @Test
+  void aBufferRegisteredWithTwoPoolsLeavesTheSetOnceWhenClosed() {
+    open(true);
+    Buffer adopted = harness.device().adopt(harness.device().allocate(256), DType.U8);
+    DeviceBuffer raw = adopted.deviceBuffer();
+    try (BufferPool second = BufferPool.create(harness.device())) {
+      second.registerExisting(adopted);
+      pool.registerExisting(adopted);
+      second.close();
+      assertTrue(rs().contains(raw));
+      adopted.close();
+      assertFalse(rs().contains(raw));
+      assertEquals(1, rs().removes());
+      assertFalse(pool.isRegistered(adopted));
+    }
+  }
+
   // ------------------------------------------------------------------ refused allocations
 
   private void assertRefusedUnchanged(Runnable call, long bytes) {
