@@ -396,6 +396,7 @@ public final class BufferPool implements AutoCloseable {
       free.drain(b -> {});
       fences.dropAll();
       RuntimeException failure = ledger.closeAll(registrations.dropAll());
+      counters.poolClosed();
       if (options.isStrictClose() && !stillOpen.isEmpty()) {
         throw HandBacks.closedWithScopesOpen(stillOpen, failure);
       }

@@ -219,11 +219,8 @@ final class DeviceLedger {
    * failure added, if there was one.
    */
   @Nullable RuntimeException retire(Block b, byte why, @Nullable RuntimeException failure) {
-    if (b.state == Block.LIVE) {
-      b.kill(why);
-    } else {
-      b.lastDeath = why;
-    }
+    // Unconditionally: at close a block's state may be changing on its scope's thread.
+    b.kill(why);
     b.state = Block.GONE;
     registry.remove(b);
     counters.heldCount--;

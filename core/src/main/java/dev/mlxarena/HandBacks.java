@@ -151,21 +151,21 @@ final class HandBacks {
   }
 
   /**
-   * Recycles and closes every scope, the open ones and then the default one (the pool closes);
-   * returns where the scopes that were still open had been opened.
+   * Closes every scope (the pool closes): the open ones are marked closed and unlinked, the default
+   * one is recycled; returns where the scopes that were still open had been opened. An open
+   * scope's record and reserve belong to its thread, which may be allocating from them without the
+   * lock right now, and a closing scope's to its closing thread, so neither is touched here: the
+   * device ledger ends the lease of every block the pool holds and gives their memory back.
    */
   List<Throwable> closeAll(ScopeState defaultScope) {
     List<Throwable> stillOpen = new ArrayList<>();
     for (ScopeState s = scopes.first(); s != null; ) {
       ScopeState next = s.next;
       stillOpen.add(s.openedAt != null ? s.openedAt : new Throwable("scope opened where no stack was recorded"));
-      if (!s.handingBack) { // else its closing thread owns the record; the pool retires its blocks
-        counters.fold(s);
-        recycleToLists(s, Block.DEATH_POOL_CLOSED);
-        s.reserve = null;
+      if (!s.handingBack) {
         s.markClosed();
       }
-      scopes.remove(s);
+      scopes.unlink(s);
       s = next;
     }
     counters.fold(defaultScope);

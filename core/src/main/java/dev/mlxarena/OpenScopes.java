@@ -65,8 +65,26 @@ final class OpenScopes {
    * one; a no-op for a scope no longer linked.
    */
   void remove(ScopeState s) {
-    if (s.prev == null && first != s) {
+    if (!unlink(s)) {
       return;
+    }
+    if (stashed < STASH_LIMIT && s.own.length > 0) {
+      stashedBlocks[stashed] = s.own;
+      stashedGenerations[stashed] = s.generations;
+      stashed++;
+    }
+    s.blocks = ScopeState.NO_BLOCKS;
+    s.own = ScopeState.NO_BLOCKS;
+    s.generations = ScopeState.NO_GENERATIONS;
+  }
+
+  /**
+   * Unlinks {@code s} and touches nothing else of it: for a scope whose thread may still be using
+   * its record (the pool closing under it). Returns whether it was linked.
+   */
+  boolean unlink(ScopeState s) {
+    if (s.prev == null && first != s) {
+      return false;
     }
     if (s.prev != null) {
       s.prev.next = s.next;
@@ -78,14 +96,7 @@ final class OpenScopes {
     }
     s.prev = null;
     s.next = null;
-    if (stashed < STASH_LIMIT && s.own.length > 0) {
-      stashedBlocks[stashed] = s.own;
-      stashedGenerations[stashed] = s.generations;
-      stashed++;
-    }
-    s.blocks = ScopeState.NO_BLOCKS;
-    s.own = ScopeState.NO_BLOCKS;
-    s.generations = ScopeState.NO_GENERATIONS;
+    return true;
   }
 
   /**

@@ -142,6 +142,18 @@ final class PoolCounters {
     }
   }
 
+  /**
+   * The pool has closed and given everything back: nothing is active or waiting. (The scopes still
+   * open were unlinked with their unfolded counts, which their threads may still be writing.)
+   */
+  void poolClosed() {
+    activeCount = 0;
+    activeBytes = 0;
+    requestedBytes = 0;
+    deferredCount = 0;
+    deferredBytes = 0;
+  }
+
   /** Starts the peaks again from the current figures. */
   void resetPeaks() {
     peakActiveBytes = activeBytesNow();
