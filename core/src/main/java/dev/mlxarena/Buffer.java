@@ -4,7 +4,6 @@ import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.spi.HostMemory;
 import java.nio.ByteBuffer;
-import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -20,14 +19,23 @@ import org.jspecify.annotations.Nullable;
  * were cut from.
  *
  * <p>The check is a single comparison of the handle's generation with the memory's, read with
- * acquire ordering (see {@code Block}), so it costs almost nothing. It is exact for any use ordered after the hand-back (the
- * usual bug: a handle kept past its token). A handle used concurrently with its own release on
- * another thread is a data race the check cannot always see. Views returned by {@link
- * #asByteBuffer()} are not checked: do not keep them past the handle's life.
+ * acquire ordering (see {@code Block}), so it costs almost nothing. It is exact for any use ordered
+ * after the hand-back (the usual bug: a handle kept past its token). A handle used concurrently
+ * with its own hand-back on another thread is a data race the check cannot always see: the use
+ * may still read or write the memory, which by then may belong to a newer handle.
+ *
+ * <h2>Memory safety</h2>
+ * No sequence of calls, on one thread or across threads, makes this class read or write memory
+ * that has gone back to the device: every access (typed get and put, bulk copies) pins the memory
+ * while it runs, and memory goes back only when no pin is held; a use that finds it gone throws
+ * {@link StaleBufferException}. Views from {@link #asByteBuffer()} hold their pin while they are
+ * reachable (see there). What the pin does not promise is the handle's liveness for a racing use:
+ * see above.
  *
  * <h2>Host access</h2>
  * Typed {@code get}/{@code put} methods index elements of the buffer's dtype and need
- * host-visible memory; bulk {@code copyFrom}/{@code copyTo} work on every device (through explicit
+ * host-visible memory (on device-private storage they throw {@link
+ * UnsupportedOperationException}, saying so); bulk {@code copyFrom}/{@code copyTo} work on every device (through explicit
  * transfers where the memory is device-private). Multi-byte values use the platform's native byte
  * order, as the device does.
  *
@@ -217,9 +225,21 @@ public final class Buffer implements AutoCloseable {
   // ---------------------------------------------------------------- host views
 
   /**
-   * A native-order {@link ByteBuffer} over this handle's byte length. Not checked for liveness
-   * after it is made: do not keep it past the handle's life.
+   * A native-order {@link ByteBuffer} over this handle's byte length, reading and writing the
+   * memory in place.
    *
+   * <p>The view is checked once, when it is made; after that it is plain memory access, as fast
+   * as any direct buffer. It never reaches freed memory: the memory behind a view (or any buffer
+   * made from it: slices, duplicates, {@code asFloatBuffer()}) goes back to the device only once
+   * that view is unreachable, collected by the garbage collector, even if the handle's pool or
+   * owner gave it up earlier. What it does not do is follow the handle's life: kept past the
+   * handle's hand-back, it reads and writes whatever the memory holds next, possibly a buffer the
+   * pool has issued to someone else since. So use a view only while its handle is live, and prefer
+   * the bulk copies ({@code copyTo}, {@code copyFrom}) and typed access, which check the handle on
+   * every call, where a view could outlive it. Memory a view still reaches when its owner gives it
+   * up returns to the device later than the owner's call (after a collection).
+   *
+   * @throws StaleBufferException if the handle is stale
    * @throws UnsupportedOperationException if the memory is not host-visible
    * @throws IllegalArgumentException if the length exceeds what one ByteBuffer can cover
    */
@@ -227,11 +247,14 @@ public final class Buffer implements AutoCloseable {
     return asByteBuffer(0, byteLength());
   }
 
-  /** A native-order view of {@code length} bytes from {@code byteOffset} within this handle. */
+  /**
+   * A native-order view of {@code length} bytes from {@code byteOffset} within this handle, as
+   * {@link #asByteBuffer()} describes.
+   */
   public ByteBuffer asByteBuffer(long byteOffset, long length) {
     Block b = live();
     HostMemory.checkRange(byteOffset, length, capacity(), "buffer (" + b.describe() + ")");
-    return HostMemory.view(b.raw, offset() + byteOffset, length);
+    return HostAccess.userView(b, offset() + byteOffset, length);
   }
 
   // ---------------------------------------------------------------- typed element access
@@ -383,7 +406,7 @@ public final class Buffer implements AutoCloseable {
 
   /** Copies the first {@code dst.length} F32 elements into {@code dst}. */
   public void copyTo(float[] dst) {
-    beginRead(bulk(dst.length, DType.F32)).asFloatBuffer().get(dst);
+    read(bulk(dst.length, DType.F32), r -> r.asFloatBuffer().get(dst));
   }
 
   /** Copies {@code src} into the first {@code src.length} F64 elements. */
@@ -393,7 +416,7 @@ public final class Buffer implements AutoCloseable {
 
   /** Copies the first {@code dst.length} F64 elements into {@code dst}. */
   public void copyTo(double[] dst) {
-    beginRead(bulk(dst.length, DType.F64)).asDoubleBuffer().get(dst);
+    read(bulk(dst.length, DType.F64), r -> r.asDoubleBuffer().get(dst));
   }
 
   /** Copies {@code src} into the first {@code src.length} elements of an I32 or U32 buffer. */
@@ -403,7 +426,7 @@ public final class Buffer implements AutoCloseable {
 
   /** Copies the first {@code dst.length} elements of an I32 or U32 buffer into {@code dst}. */
   public void copyTo(int[] dst) {
-    beginRead(bulk(dst.length, DType.I32, DType.U32)).asIntBuffer().get(dst);
+    read(bulk(dst.length, DType.I32, DType.U32), r -> r.asIntBuffer().get(dst));
   }
 
   /** Copies {@code src} into the first {@code src.length} elements of an I64 buffer. */
@@ -413,7 +436,7 @@ public final class Buffer implements AutoCloseable {
 
   /** Copies the first {@code dst.length} elements of an I64 buffer into {@code dst}. */
   public void copyTo(long[] dst) {
-    beginRead(bulk(dst.length, DType.I64)).asLongBuffer().get(dst);
+    read(bulk(dst.length, DType.I64), r -> r.asLongBuffer().get(dst));
   }
 
   /**
@@ -426,7 +449,7 @@ public final class Buffer implements AutoCloseable {
 
   /** Copies the first {@code dst.length} 16-bit values of an F16, BF16 or U16 buffer. */
   public void copyTo(short[] dst) {
-    beginRead(bulk(dst.length, DType.F16, DType.BF16, DType.U16)).asShortBuffer().get(dst);
+    read(bulk(dst.length, DType.F16, DType.BF16, DType.U16), r -> r.asShortBuffer().get(dst));
   }
 
   /** Copies raw bytes into the start of the buffer, whatever its dtype. */
@@ -436,22 +459,20 @@ public final class Buffer implements AutoCloseable {
 
   /** Copies the first {@code dst.length} raw bytes of the buffer, whatever its dtype. */
   public void copyTo(byte[] dst) {
-    beginRead(rawBytes(0, dst.length)).get(dst);
+    read(rawBytes(0, dst.length), r -> r.get(dst));
   }
 
   /** Copies {@code src.remaining()} bytes into this buffer at {@code byteOffset}. */
   public Buffer copyFrom(ByteBuffer src, long byteOffset) {
     rawBytes(byteOffset, src.remaining());
-    Block b = block;
-    b.device.write(b.raw, offset() + byteOffset, src);
+    HostAccess.deviceWrite(block, offset() + byteOffset, src);
     return this;
   }
 
   /** Copies {@code dst.remaining()} bytes of this buffer from {@code byteOffset} into {@code dst}. */
   public void copyTo(ByteBuffer dst, long byteOffset) {
     rawBytes(byteOffset, dst.remaining());
-    Block b = block;
-    b.device.read(b.raw, offset() + byteOffset, dst);
+    HostAccess.deviceRead(block, offset() + byteOffset, dst);
   }
 
   private long bulk(int elements, DType... accepted) {
@@ -466,15 +487,13 @@ public final class Buffer implements AutoCloseable {
 
   // Bulk copies start at this handle's first byte.
 
-  private Buffer write(long length, Consumer<ByteBuffer> fill) {
-    ByteBuffer w = HostAccess.beginWrite(block, offset(), length);
-    fill.accept(w);
-    HostAccess.endWrite(block, offset(), w);
+  private Buffer write(long length, HostAccess.Fill fill) {
+    HostAccess.write(block, offset(), length, fill);
     return this;
   }
 
-  private ByteBuffer beginRead(long length) {
-    return HostAccess.beginRead(block, offset(), length);
+  private void read(long length, HostAccess.Drain drain) {
+    HostAccess.read(block, offset(), length, drain);
   }
 
   // ---------------------------------------------------------------- lifecycle

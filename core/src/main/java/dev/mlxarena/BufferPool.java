@@ -44,8 +44,10 @@ import org.jspecify.annotations.Nullable;
  * allocation order, and the next scope its thread opens adopts it and takes from it without the
  * lock, reading the next entry of a tape. Those allocations are counted in the scope and folded in
  * under the lock; {@link #stats()} adds in the open scopes' counts, so it is exact for a pool used
- * by one thread and approximate while other threads allocate. A pool closed on one thread while
- * another still allocates through one of its scopes is a use after close, which is not checked.
+ * by one thread and approximate while other threads allocate. {@link #close()} may race with
+ * other threads' allocations and accesses: it leaves their scopes' records and reserves to them,
+ * and no memory goes back to the device while the library reads or writes it (see {@link
+ * Buffer}).
  *
  * <h2>Rooms</h2>
  * This class is the façade: it holds the lock, checks arguments and the pool's state, and hands
@@ -229,7 +231,11 @@ public final class BufferPool implements AutoCloseable {
     int bucket = policy.bucketIndex(bytes);
     Block b = scope.takeReserved(bucket);
     if (b != null) {
-      return scope.issue(b, dtype, bytes, elements, shape);
+      Buffer handle = scope.issue(b, dtype, bytes, elements, shape);
+      if (closed) { // read after the issue: a close that ended b's lease first is seen here
+        throw closedException();
+      }
+      return handle;
     }
     try (PoolLock held = lock.hold()) {
       ensureUsable(scope);
@@ -381,9 +387,16 @@ public final class BufferPool implements AutoCloseable {
   // ================================================================ close
 
   /**
-   * Closes the pool: closes every open scope, makes every pooled handle stale, frees every device
-   * buffer the pool holds, and drops the residency registrations it made (with one commit).
+   * Closes the pool: closes every open scope, makes every pooled handle stale, gives back every
+   * device buffer the pool holds, and drops the residency registrations it made (with one commit).
    * Registered owned buffers stay valid. Idempotent.
+   *
+   * <p>Other threads may still be using the pool: an allocation or access racing with the close
+   * throws ({@link PoolClosedException}, {@link StaleBufferException}) rather than touching freed
+   * memory. Memory that an access on another thread is reading or writing at that moment goes back
+   * to the device when the access ends, and memory behind a view from {@link
+   * Buffer#asByteBuffer()} once the view is unreachable (see {@link Buffer}); the rest goes back
+   * before this returns.
    */
   @Override
   public void close() {
@@ -471,8 +484,12 @@ public final class BufferPool implements AutoCloseable {
 
   private void ensureOpen() {
     if (closed) {
-      throw new PoolClosedException("the pool on " + device.name() + " is closed");
+      throw closedException();
     }
+  }
+
+  private PoolClosedException closedException() {
+    return new PoolClosedException("the pool on " + device.name() + " is closed");
   }
 
   private void ensureUsable(ScopeState scope) {

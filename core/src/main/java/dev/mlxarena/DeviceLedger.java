@@ -17,10 +17,16 @@ import org.jspecify.annotations.Nullable;
  *
  * <h2>Giving memory back: remove, commit, free</h2>
  * Metal requires that an allocation is never freed while it is a member of a residency set,
- * staged or committed. So a block leaves in two steps: {@link #retire} drops it from the registry
- * and stages its residency removal, and {@link #releaseRetired} frees the memory of every retired
- * block, after the caller has committed the removals ({@link #commit()}). Failures on the way are
- * collected, not thrown at once, so that the rest of the cleanup still happens.
+ * staged or committed. So a block leaves in two steps: {@link #retire} ends its lease, drops it
+ * from the registry and stages its residency removal, and {@link #releaseRetired} gives up the
+ * memory of every retired block, after the caller has committed the removals ({@link #commit()}).
+ * Giving up the memory frees it at once unless a handle's access to it is in flight on another
+ * thread, in which case the last such access frees it (see {@code Block}): memory behind a handle
+ * never goes back while the library reads or writes it. Failures on the way are collected, not
+ * thrown at once, so that the rest of the cleanup still happens.
+ *
+ * <p>Each block claims its device buffer as it is made (see {@link Claims}), so memory the pool
+ * holds cannot be adopted as an owned buffer, nor freed through the device by anyone else.
  *
  * <p>Guarded by the pool's lock: every device call here happens under it today, which keeps the
  * memory totals exact; the calls are gathered here so that they can move out of it.
@@ -46,10 +52,10 @@ final class DeviceLedger {
   private final PoolCounters counters;
   /** Every block the pool holds, live, free or waiting for a fence. */
   final BlockRegistry registry = new BlockRegistry();
-  /** Device buffers retired whose residency removal awaits its commit before they are freed. */
-  private final List<DeviceBuffer> retired = new ArrayList<>();
-  /** Fresh device buffers of a failed batch, taken back by {@link #undoFresh}, to free in {@link #endUndo}. */
-  private final List<DeviceBuffer> undone = new ArrayList<>();
+  /** Blocks retired whose residency removal awaits its commit before their memory is given up. */
+  private final List<Block> retired = new ArrayList<>();
+  /** Fresh blocks of a failed batch, taken back by {@link #undoFresh}, to free in {@link #endUndo}. */
+  private final List<Block> undone = new ArrayList<>();
 
   DeviceLedger(
       Device device,
@@ -126,6 +132,7 @@ final class DeviceLedger {
       }
     }
     Block b = new Block(device, raw, bucket, capacity);
+    b.claimMemory(); // fails only for a device that hands out memory someone owns: not freed here
     try {
       if (PlantedFault.active != PlantedFault.FRESH_NOT_ZEROED) {
         device.fillZero(raw, 0, capacity);
@@ -134,7 +141,7 @@ final class DeviceLedger {
         residency.add(raw);
       }
     } catch (RuntimeException e) {
-      device.free(raw);
+      giveUp(b, e);
       throw e;
     }
     if (residency != null) {
@@ -163,7 +170,7 @@ final class DeviceLedger {
     counters.heldBytes -= b.capacity;
     counters.freshAllocations--;
     b.state = Block.GONE;
-    undone.add(b.raw);
+    undone.add(b);
   }
 
   /**
@@ -180,19 +187,38 @@ final class DeviceLedger {
       if (residency != null) {
         residency.commit();
       }
-      for (DeviceBuffer raw : undone) {
-        try {
-          device.free(raw);
-        } catch (RuntimeException e) {
-          failure = collect(failure, e);
-        }
-      }
+      failure = giveUpAll(undone, null);
     } finally {
       undone.clear();
     }
     if (failure != null) {
       throw failure;
     }
+  }
+
+  /** Gives up the memory of a block that was never issued, after {@code cause}, adding failures to it. */
+  private static void giveUp(Block b, RuntimeException cause) {
+    try {
+      if (b.retireMemory()) {
+        b.freeMemory();
+      }
+    } catch (RuntimeException e) {
+      cause.addSuppressed(e);
+    }
+  }
+
+  /** Gives up the memory of {@code blocks} (see the class comment), collecting failures. */
+  private static @Nullable RuntimeException giveUpAll(List<Block> blocks, @Nullable RuntimeException failure) {
+    for (Block b : blocks) {
+      try {
+        if (b.retireMemory()) {
+          b.freeMemory();
+        }
+      } catch (RuntimeException e) {
+        failure = collect(failure, e);
+      }
+    }
+    return failure;
   }
 
   private void noteRetry(long requested, String reason) {
@@ -214,9 +240,9 @@ final class DeviceLedger {
   // ================================================================ giving blocks back
 
   /**
-   * Drops a FREE (or, at close, any) block from the pool and stages its removal from the residency
-   * set; its memory goes back in {@link #releaseRetired}. Returns {@code failure} with a residency
-   * failure added, if there was one.
+   * Drops a FREE (or, at close, any) block from the pool, ending the lease of any handle to it, and
+   * stages its removal from the residency set; its memory goes back in {@link #releaseRetired}.
+   * Returns {@code failure} with a residency failure added, if there was one.
    */
   @Nullable RuntimeException retire(Block b, byte why, @Nullable RuntimeException failure) {
     // Unconditionally: at close a block's state may be changing on its scope's thread.
@@ -226,7 +252,7 @@ final class DeviceLedger {
     counters.heldCount--;
     counters.heldBytes -= b.capacity;
     counters.deviceFrees++;
-    retired.add(b.raw);
+    retired.add(b);
     if (residency != null) {
       try {
         residency.remove(b.raw);
@@ -256,19 +282,16 @@ final class DeviceLedger {
   }
 
   /**
-   * Gives the memory of every retired block back to the device; call after the residency commit
-   * that removed them. Device failures are collected like {@link #retire}'s.
+   * Gives up the memory of every retired block; call after the residency commit that removed them.
+   * Memory no access holds goes back to the device now; the rest when the last access ends (see
+   * the class comment). Device failures are collected like {@link #retire}'s.
    */
   @Nullable RuntimeException releaseRetired(@Nullable RuntimeException failure) {
-    for (DeviceBuffer raw : retired) {
-      try {
-        device.free(raw);
-      } catch (RuntimeException e) {
-        failure = collect(failure, e);
-      }
+    try {
+      return giveUpAll(retired, failure);
+    } finally {
+      retired.clear();
     }
-    retired.clear();
-    return failure;
   }
 
   static RuntimeException collect(@Nullable RuntimeException failure, RuntimeException e) {

@@ -11,6 +11,10 @@ import java.nio.ByteOrder;
  * where the offset fits in it (the first {@link HostMemory#MAX_VIEW} bytes), through a JNA pointer
  * beyond, and through a staging buffer and the device's explicit transfers where the memory is not
  * host-visible. Values use the platform's native byte order, as the device does.
+ *
+ * <p>Every access pins the block for its duration ({@link Block#pin()}), so that the memory cannot
+ * go back to the device while it runs, and throws {@link StaleBufferException} if it already has;
+ * the views handed to users hold their pin while reachable ({@link #userView}).
  */
 final class HostAccess {
   private HostAccess() {}
@@ -24,51 +28,109 @@ final class HostAccess {
   }
 
   static byte getByte(Block b, long o) {
-    return inView(b, o, 1) ? b.hostView().get((int) o) : far(b, o).getByte(0);
+    b.pin();
+    try {
+      return inView(b, o, 1) ? b.hostView().get((int) o) : far(b, o).getByte(0);
+    } finally {
+      b.unpin();
+    }
   }
 
   static void putByte(Block b, long o, byte v) {
-    if (inView(b, o, 1)) {
-      b.hostView().put((int) o, v);
-    } else {
-      far(b, o).setByte(0, v);
+    b.pin();
+    try {
+      if (inView(b, o, 1)) {
+        b.hostView().put((int) o, v);
+      } else {
+        far(b, o).setByte(0, v);
+      }
+    } finally {
+      b.unpin();
     }
   }
 
   static short getShort(Block b, long o) {
-    return inView(b, o, 2) ? b.hostView().getShort((int) o) : far(b, o).getShort(0);
+    b.pin();
+    try {
+      return inView(b, o, 2) ? b.hostView().getShort((int) o) : far(b, o).getShort(0);
+    } finally {
+      b.unpin();
+    }
   }
 
   static void putShort(Block b, long o, short v) {
-    if (inView(b, o, 2)) {
-      b.hostView().putShort((int) o, v);
-    } else {
-      far(b, o).setShort(0, v);
+    b.pin();
+    try {
+      if (inView(b, o, 2)) {
+        b.hostView().putShort((int) o, v);
+      } else {
+        far(b, o).setShort(0, v);
+      }
+    } finally {
+      b.unpin();
     }
   }
 
   static int getInt(Block b, long o) {
-    return inView(b, o, 4) ? b.hostView().getInt((int) o) : far(b, o).getInt(0);
+    b.pin();
+    try {
+      return inView(b, o, 4) ? b.hostView().getInt((int) o) : far(b, o).getInt(0);
+    } finally {
+      b.unpin();
+    }
   }
 
   static void putInt(Block b, long o, int v) {
-    if (inView(b, o, 4)) {
-      b.hostView().putInt((int) o, v);
-    } else {
-      far(b, o).setInt(0, v);
+    b.pin();
+    try {
+      if (inView(b, o, 4)) {
+        b.hostView().putInt((int) o, v);
+      } else {
+        far(b, o).setInt(0, v);
+      }
+    } finally {
+      b.unpin();
     }
   }
 
   static long getLong(Block b, long o) {
-    return inView(b, o, 8) ? b.hostView().getLong((int) o) : far(b, o).getLong(0);
+    b.pin();
+    try {
+      return inView(b, o, 8) ? b.hostView().getLong((int) o) : far(b, o).getLong(0);
+    } finally {
+      b.unpin();
+    }
   }
 
   static void putLong(Block b, long o, long v) {
-    if (inView(b, o, 8)) {
-      b.hostView().putLong((int) o, v);
-    } else {
-      far(b, o).setLong(0, v);
+    b.pin();
+    try {
+      if (inView(b, o, 8)) {
+        b.hostView().putLong((int) o, v);
+      } else {
+        far(b, o).setLong(0, v);
+      }
+    } finally {
+      b.unpin();
     }
+  }
+
+  /**
+   * A native-order view of {@code length} bytes at {@code offset}, handed to the user: it holds a
+   * pin on the block for as long as it, or any buffer made from it, is reachable (see {@code
+   * Block}), so it never reads or writes memory that went back to the device.
+   */
+  static ByteBuffer userView(Block b, long offset, long length) {
+    b.pin();
+    ByteBuffer v;
+    try {
+      v = HostMemory.view(b.raw, offset, length);
+      b.pinWhileReachable(v);
+    } catch (RuntimeException | Error e) {
+      b.unpin();
+      throw e;
+    }
+    return v;
   }
 
   /**
@@ -103,33 +165,70 @@ final class HostAccess {
     return length;
   }
 
-  // Bulk copies: host-visible memory is written in place through a view; device-private memory is
-  // staged in a direct buffer and transferred.
-
-  /** Where a bulk write of {@code length} bytes at {@code offset} goes; pass it to {@link #endWrite}. */
-  static ByteBuffer beginWrite(Block b, long offset, long length) {
-    if (b.raw.isHostVisible()) {
-      return HostMemory.view(b.raw, offset, length);
-    }
-    return ByteBuffer.allocateDirect((int) length).order(ByteOrder.nativeOrder());
+  /** What a bulk write does with the bytes: fills the buffer it is given, from position 0. */
+  interface Fill {
+    void into(ByteBuffer dst);
   }
 
-  /** Completes a bulk write begun at {@code offset}: transfers the staging buffer if there is one. */
-  static void endWrite(Block b, long offset, ByteBuffer written) {
-    if (!b.raw.isHostVisible()) {
-      written.clear();
-      b.device.write(b.raw, offset, written);
+  /**
+   * Writes {@code length} bytes at {@code offset}, pinned: host-visible memory in place through a
+   * view, device-private memory through a staging buffer and the device's transfer.
+   */
+  static void write(Block b, long offset, long length, Fill fill) {
+    b.pin();
+    try {
+      if (b.raw.isHostVisible()) {
+        fill.into(HostMemory.view(b.raw, offset, length));
+      } else {
+        ByteBuffer staging = ByteBuffer.allocateDirect((int) length).order(ByteOrder.nativeOrder());
+        fill.into(staging);
+        staging.clear();
+        b.device.write(b.raw, offset, staging);
+      }
+    } finally {
+      b.unpin();
     }
   }
 
-  /** {@code length} bytes at {@code offset}, readable from position 0. */
-  static ByteBuffer beginRead(Block b, long offset, long length) {
-    if (b.raw.isHostVisible()) {
-      return HostMemory.view(b.raw, offset, length);
+  /** What a bulk read does with the bytes: takes them from the buffer it is given, from position 0. */
+  interface Drain {
+    void from(ByteBuffer src);
+  }
+
+  /** Reads {@code length} bytes at {@code offset}, pinned, into {@code drain}. */
+  static void read(Block b, long offset, long length, Drain drain) {
+    b.pin();
+    try {
+      if (b.raw.isHostVisible()) {
+        drain.from(HostMemory.view(b.raw, offset, length));
+      } else {
+        ByteBuffer staging = ByteBuffer.allocateDirect((int) length).order(ByteOrder.nativeOrder());
+        b.device.read(b.raw, offset, staging);
+        staging.flip();
+        drain.from(staging);
+      }
+    } finally {
+      b.unpin();
     }
-    ByteBuffer staging = ByteBuffer.allocateDirect((int) length).order(ByteOrder.nativeOrder());
-    b.device.read(b.raw, offset, staging);
-    staging.flip();
-    return staging;
+  }
+
+  /** {@code src.remaining()} bytes into the memory at {@code offset}, by the device, pinned. */
+  static void deviceWrite(Block b, long offset, ByteBuffer src) {
+    b.pin();
+    try {
+      b.device.write(b.raw, offset, src);
+    } finally {
+      b.unpin();
+    }
+  }
+
+  /** {@code dst.remaining()} bytes of the memory at {@code offset} into {@code dst}, by the device, pinned. */
+  static void deviceRead(Block b, long offset, ByteBuffer dst) {
+    b.pin();
+    try {
+      b.device.read(b.raw, offset, dst);
+    } finally {
+      b.unpin();
+    }
   }
 }

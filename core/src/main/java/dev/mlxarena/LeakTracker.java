@@ -20,7 +20,8 @@ import java.util.function.BooleanSupplier;
 final class LeakTracker {
   static final int SAMPLE = 128;
   private static final Logger LOG = System.getLogger(LeakTracker.class.getName());
-  private static final Cleaner CLEANER = Cleaner.create();
+  /** The one cleaner thread of the library: leak watches, and the pins of views ({@code Block}). */
+  static final Cleaner CLEANER = Cleaner.create();
   private static final AtomicLong OPENED = new AtomicLong();
   /** Leaks reported since start-up, for tests. */
   static final AtomicLong REPORTED = new AtomicLong();

@@ -46,32 +46,61 @@ final class OwnedBuffer implements Recycler {
 
   /**
    * A new zero-filled device allocation of exactly {@code bytes}, added to the device's residency
-   * set (and committed) if it has one, leased as {@code dtype} and {@code shape}.
+   * set (and committed) if it has one, leased as {@code dtype} and {@code shape}. If a step after
+   * the allocation fails, the memory goes back (its residency undone and committed first) and the
+   * step's exception is thrown, with any failure of the undoing added to it; memory that cannot
+   * leave the residency set is not freed, since freeing a member is what Metal forbids.
    */
   static OwnedBuffer fresh(Device device, long bytes, DType dtype, long[] shape) {
     Checks.notNull(device, "device");
     long elements = Checks.elements(bytes, dtype, shape);
     DeviceBuffer raw = device.allocate(bytes);
+    Block b = new Block(device, raw, -1, bytes);
+    b.claimMemory(); // fails only for a device that hands out memory someone owns: not freed here
     ResidencySet rs = device.residencySet();
+    boolean added = false;
     try {
       device.fillZero(raw, 0, bytes);
       if (rs != null) {
         rs.add(raw);
+        added = true;
         rs.commit();
       }
     } catch (RuntimeException e) {
-      device.free(raw);
+      giveBackAfter(e, b, added ? rs : null);
       throw e;
     }
-    return lease(new OwnedBuffer(new Block(device, raw, -1, bytes), rs != null), dtype, bytes, elements, shape);
+    return lease(new OwnedBuffer(b, rs != null), dtype, bytes, elements, shape);
   }
 
-  /** Takes ownership of {@code raw}, as it is: neither zero-filled nor made resident. */
+  /** Gives back {@code b}, made for an allocation that failed with {@code cause}; see {@link #fresh}. */
+  private static void giveBackAfter(RuntimeException cause, Block b, @Nullable ResidencySet member) {
+    try {
+      if (member != null) {
+        member.remove(b.raw);
+        member.commit();
+      }
+      if (b.retireMemory()) {
+        b.freeMemory();
+      }
+    } catch (RuntimeException e) {
+      cause.addSuppressed(e);
+    }
+  }
+
+  /**
+   * Takes ownership of {@code raw}, as it is: neither zero-filled nor made resident.
+   *
+   * @throws IllegalArgumentException if a pool or another owned buffer owns {@code raw}
+   * @throws IllegalStateException if {@code raw} is a tracked buffer that was freed
+   */
   static OwnedBuffer adopt(Device device, DeviceBuffer raw, DType dtype, long[] shape) {
     Checks.notNull(device, "device");
     Checks.notNull(raw, "raw");
     long elements = Checks.elements(raw.capacity(), dtype, shape);
-    OwnedBuffer owned = new OwnedBuffer(new Block(device, raw, -1, raw.capacity()), false);
+    Block b = new Block(device, raw, -1, raw.capacity());
+    b.claimMemory();
+    OwnedBuffer owned = new OwnedBuffer(b, false);
     return lease(owned, dtype, raw.capacity(), elements, shape);
   }
 
@@ -177,7 +206,9 @@ final class OwnedBuffer implements Recycler {
       rs.remove(b.raw);
       rs.commit();
     }
-    b.device.free(b.raw);
+    if (b.retireMemory()) { // else an access in flight on another thread frees it when it ends
+      b.freeMemory();
+    }
     return true;
   }
 }

@@ -150,7 +150,10 @@ final class ScopeState implements Recycler {
     issued++;
     issuedBytes += b.capacity;
     issuedRequested += bytes;
-    long generation = b.generationPlain(); // this thread owns b: it came from a free list or the reserve
+    // This thread owns b (it came from a free list or the reserve), but the pool's close may end its
+    // lease concurrently: an acquire load, which costs what a plain one does on x86, so that the
+    // pool's check after a lock-free allocation sees either the new generation or the close.
+    long generation = b.generationAcquire();
     track(b, generation);
     return new Buffer(b, generation, this);
   }

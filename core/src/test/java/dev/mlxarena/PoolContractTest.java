@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.testing.DeviceHarness;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -515,6 +516,17 @@ public abstract class PoolContractTest {
   }
 
   @Test
+  void aScopeWhoseReserveCouldStillServeRefusesAllocationsOnceThePoolClosed() {
+    try (Scope first = pool.openScope()) {
+      first.alloc(64, DType.U8);
+    }
+    Scope second = pool.openScope(); // adopts the first one's reserve: its allocations take no lock
+    pool.close();
+    assertThrows(PoolClosedException.class, () -> second.alloc(64, DType.U8));
+    assertDoesNotThrow(second::close);
+  }
+
+  @Test
   void aClosedScopeRefusesAllocations() {
     Scope s = pool.openScope();
     s.close();
@@ -558,6 +570,35 @@ public abstract class PoolContractTest {
       assertArrayEquals(new long[] {10, 25}, owned.shape());
       assertEquals(0, pool.stats().heldCount());
     }
+  }
+
+  // ------------------------------------------------------------------ one owner per allocation
+
+  @Test
+  void memoryAPoolHoldsCannotBeAdoptedNorFreedThroughTheDevice() {
+    Buffer pooled = pool.alloc(64, DType.U8);
+    pooled.copyFrom(new byte[] {42});
+    IllegalArgumentException adopt =
+        assertThrows(IllegalArgumentException.class, () -> harness.device().adopt(pooled.deviceBuffer(), DType.U8));
+    assertTrue(adopt.getMessage().contains("owned by a buffer pool"), adopt.getMessage());
+    assertThrows(IllegalStateException.class, () -> harness.device().free(pooled.deviceBuffer()),
+        "only the pool frees what it owns");
+    byte[] back = new byte[1];
+    pooled.copyTo(back);
+    assertEquals(42, back[0], "the pooled buffer is untouched");
+  }
+
+  @Test
+  void aRawBufferIsAdoptedOnceAndNotAfterItsFree() {
+    DeviceBuffer raw = harness.device().allocate(64);
+    Buffer first = harness.device().adopt(raw, DType.U8);
+    IllegalArgumentException twice =
+        assertThrows(IllegalArgumentException.class, () -> harness.device().adopt(raw, DType.U8));
+    assertTrue(twice.getMessage().contains("owned by an owned buffer"), twice.getMessage());
+    assertTrue(first.isValid());
+    first.close();
+    assertThrows(IllegalStateException.class, () -> harness.device().adopt(raw, DType.U8), "freed");
+    assertThrows(IllegalStateException.class, () -> harness.device().free(raw), "freed once, by its owner");
   }
 
   // ------------------------------------------------------------------ host access

@@ -15,8 +15,8 @@ import org.jspecify.annotations.Nullable;
  * sizes. Like Metal's recycled pages, a fresh allocation is not zeroed by the device (the pool
  * zero-fills it). It has no residency set.
  *
- * <p>Each buffer can be freed once; a second free throws instead of corrupting the C heap, and
- * every other use of a freed buffer ({@link #fillZero}, {@link #write}, {@link #read}, {@link
+ * <p>Each buffer can be freed once, by its owner; a second free, or a free of memory a pool or an
+ * owned buffer holds, throws instead of corrupting the C heap, and every other use of a freed buffer ({@link #fillZero}, {@link #write}, {@link #read}, {@link
  * #fillPattern}) throws instead of touching memory that may be unmapped or handed out again, so a
  * pool bug surfaces as an exception. Thread-safe.
  */
@@ -68,11 +68,17 @@ public final class HostDevice implements Device {
     return new HostBuffer(address, bytes);
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * @throws IllegalStateException if {@code buffer} was freed, or is owned by a pool or an owned
+   *     buffer (see {@link TrackedDeviceBuffer})
+   * @throws IllegalArgumentException if another device allocated {@code buffer}
+   */
   @Override
   public void free(DeviceBuffer buffer) {
     HostBuffer b = own(buffer);
-    b.markFreed();
-    Native.free(b.address);
+    b.freeOnce(() -> Native.free(b.address));
   }
 
   @Override

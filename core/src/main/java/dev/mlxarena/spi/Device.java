@@ -29,7 +29,14 @@ public interface Device extends AutoCloseable {
    */
   DeviceBuffer allocate(long bytes);
 
-  /** Frees a buffer this device allocated. The buffer must not be used afterwards. */
+  /**
+   * Frees a buffer this device allocated. The buffer must not be used afterwards. A buffer a pool
+   * or an owned {@link Buffer} owns is theirs to free: a {@link TrackedDeviceBuffer} refuses
+   * other frees.
+   *
+   * @throws IllegalStateException if the buffer was freed already, or, for a {@link
+   *     TrackedDeviceBuffer}, if a pool or an owned buffer owns it
+   */
   void free(DeviceBuffer buffer);
 
   /** Sets {@code length} bytes of {@code buffer}, starting at {@code offset}, to zero. */
@@ -93,7 +100,14 @@ public interface Device extends AutoCloseable {
    * buffer is not zero-filled and not added to the residency set ({@link
    * dev.mlxarena.BufferPool#registerExisting} does that); closing the handle frees it.
    *
-   * @throws IllegalArgumentException if the shape needs more than the buffer's capacity
+   * <p>A raw allocation has one owner: memory a pool holds (a pooled handle's {@link
+   * Buffer#deviceBuffer()}) or another owned buffer holds (adopting one buffer twice) is refused,
+   * and so is a {@link TrackedDeviceBuffer} already freed. Raw buffers of other classes are tracked
+   * by identity while owned; that a buffer of such a class was freed cannot be seen.
+   *
+   * @throws IllegalArgumentException if the shape needs more than the buffer's capacity, or if a
+   *     pool or another owned buffer owns {@code raw}
+   * @throws IllegalStateException if {@code raw} is a {@link TrackedDeviceBuffer} that was freed
    */
   default Buffer adopt(DeviceBuffer raw, DType dtype, long... shape) {
     return Buffer.adoptOwned(this, raw, dtype, shape);

@@ -33,8 +33,12 @@ public final class HostMemory {
   }
 
   /**
-   * A native-order view of {@code length} bytes at {@code offset} of a host-visible buffer.
+   * A native-order view of {@code length} bytes at {@code offset} of a host-visible buffer, for a
+   * backend's own transfers. The view is not checked once made: the caller must not use it after
+   * the buffer is freed (a {@code Buffer}'s own views are guarded: see {@code
+   * Buffer.asByteBuffer()}).
    *
+   * @throws IllegalStateException if the buffer is a {@link TrackedDeviceBuffer} that was freed
    * @throws UnsupportedOperationException if the buffer has no host mapping
    * @throws IllegalArgumentException if {@code length} exceeds {@link #MAX_VIEW}
    */
@@ -49,14 +53,22 @@ public final class HostMemory {
     return new Pointer(address + offset).getByteBuffer(0, length).order(ByteOrder.nativeOrder());
   }
 
-  /** Copies {@code src.remaining()} bytes into a host-visible buffer at {@code dstOffset}. */
+  /**
+   * Copies {@code src.remaining()} bytes into a host-visible buffer at {@code dstOffset}.
+   *
+   * @throws IllegalStateException if the buffer is a {@link TrackedDeviceBuffer} that was freed
+   */
   public static void write(DeviceBuffer dst, long dstOffset, ByteBuffer src) {
     requireHostAddress(dst);
     checkRange(dstOffset, src.remaining(), dst.capacity(), "destination buffer");
     view(dst, dstOffset, src.remaining()).put(src);
   }
 
-  /** Copies {@code dst.remaining()} bytes of a host-visible buffer from {@code srcOffset}. */
+  /**
+   * Copies {@code dst.remaining()} bytes of a host-visible buffer from {@code srcOffset}.
+   *
+   * @throws IllegalStateException if the buffer is a {@link TrackedDeviceBuffer} that was freed
+   */
   public static void read(DeviceBuffer src, long srcOffset, ByteBuffer dst) {
     requireHostAddress(src);
     checkRange(srcOffset, dst.remaining(), src.capacity(), "source buffer");
@@ -64,6 +76,9 @@ public final class HostMemory {
   }
 
   private static long requireHostAddress(DeviceBuffer buffer) {
+    if (buffer instanceof TrackedDeviceBuffer tracked) {
+      tracked.requireLive();
+    }
     long address = buffer.hostAddress();
     if (address == 0) {
       throw new UnsupportedOperationException(

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.HostMemory;
+import dev.mlxarena.spi.TrackedDeviceBuffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.junit.jupiter.api.Test;
@@ -55,7 +57,32 @@ class HostDeviceTest {
     assertUseOfFreed(() -> device.read(raw, 0, ByteBuffer.allocate(4)));
     assertUseOfFreed(() -> device.fillPattern(raw, 0, 64, 0xDEAD, null));
     assertUseOfFreed(() -> device.fillZero(raw, 0, 64));
+    assertUseOfFreed(() -> HostMemory.view(raw, 0, 64));
+    assertUseOfFreed(() -> HostMemory.write(raw, 0, ints(1)));
+    assertUseOfFreed(() -> HostMemory.read(raw, 0, ByteBuffer.allocate(4)));
     assertUseOfFreed(() -> device.free(raw));
+  }
+
+  @Test
+  void onlyTheOwnerFreesAClaimedBufferAndARefusedReleaseLeavesItLive() {
+    HostDevice host = HostDevice.create();
+    DeviceBuffer raw = host.allocate(64);
+    TrackedDeviceBuffer tracked = (TrackedDeviceBuffer) raw;
+    Object owner = "the test";
+    tracked.claim(owner);
+    IllegalStateException refused = assertThrows(IllegalStateException.class, () -> host.free(raw));
+    assertTrue(refused.getMessage().contains("owned by the test"), refused.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> tracked.claim("someone else"));
+    tracked.unclaim(owner);
+    IllegalStateException failed = assertThrows(IllegalStateException.class,
+        () -> tracked.freeOnce(() -> {
+          throw new IllegalStateException("the backend refused");
+        }));
+    assertEquals("the backend refused", failed.getMessage());
+    tracked.requireLive(); // a refused release leaves it live
+    host.write(raw, 0, ints(5));
+    host.free(raw); // and it can be freed again
+    assertThrows(IllegalStateException.class, tracked::requireLive);
   }
 
   @Test

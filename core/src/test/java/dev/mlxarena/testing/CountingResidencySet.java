@@ -9,11 +9,15 @@ import java.util.Set;
 /**
  * A residency set for tests: keeps membership by identity, counts adds, removes and commits, and
  * rejects what a real {@code MTLResidencySet} would mishandle (adding a member twice, removing a
- * non-member). Thread-safe.
+ * non-member). It remembers which buffers have changes staged since the last commit, so that a
+ * device can refuse to free one ({@link #hasStagedChange}), and can fail a commit on demand.
+ * Thread-safe.
  */
 public final class CountingResidencySet implements ResidencySet, ResidencyProbe {
   private final Set<DeviceBuffer> members = Collections.newSetFromMap(new IdentityHashMap<>());
   private final Set<DeviceBuffer> committed = Collections.newSetFromMap(new IdentityHashMap<>());
+  private final Set<DeviceBuffer> staged = Collections.newSetFromMap(new IdentityHashMap<>());
+  private boolean failNextCommit;
   private long adds;
   private long removes;
   private long commits;
@@ -23,6 +27,7 @@ public final class CountingResidencySet implements ResidencySet, ResidencyProbe 
     if (!members.add(buffer)) {
       throw new IllegalStateException("residency set already holds " + buffer);
     }
+    staged.add(buffer);
     adds++;
   }
 
@@ -31,14 +36,30 @@ public final class CountingResidencySet implements ResidencySet, ResidencyProbe 
     if (!members.remove(buffer)) {
       throw new IllegalStateException("residency set does not hold " + buffer);
     }
+    staged.add(buffer);
     removes++;
   }
 
   @Override
   public synchronized void commit() {
+    if (failNextCommit) {
+      failNextCommit = false;
+      throw new IllegalStateException("injected commit failure");
+    }
     commits++;
     committed.clear();
     committed.addAll(members);
+    staged.clear();
+  }
+
+  /** Makes the next commit throw, changing nothing. */
+  public synchronized void failNextCommit() {
+    failNextCommit = true;
+  }
+
+  /** Whether {@code buffer} was added or removed since the last commit. */
+  public synchronized boolean hasStagedChange(DeviceBuffer buffer) {
+    return staged.contains(buffer);
   }
 
   @Override
@@ -58,7 +79,7 @@ public final class CountingResidencySet implements ResidencySet, ResidencyProbe 
 
   @Override
   public synchronized boolean isClean() {
-    return committed.equals(members);
+    return committed.equals(members) && staged.isEmpty();
   }
 
   @Override

@@ -13,8 +13,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A device for tests over another device (host memory by default): fills fresh allocations with
- * garbage, as Metal's recycled pages can be; keeps a counting residency set; tracks live
- * allocations for leak checks; and fails allocations on demand.
+ * garbage, as Metal's recycled pages can be; keeps a counting residency set and, as Metal does,
+ * refuses to free a buffer that is a member or has a change staged; tracks live allocations for
+ * leak checks; and fails allocations on demand.
  */
 public final class TestDevice implements Device, DeviceHarness {
   /** The byte every fresh allocation is filled with. */
@@ -22,6 +23,7 @@ public final class TestDevice implements Device, DeviceHarness {
 
   private final Device inner;
   private final @Nullable CountingResidencySet residency;
+  private final boolean garbage;
   private final Set<DeviceBuffer> live = Collections.newSetFromMap(new IdentityHashMap<>());
   private long allocations;
   private long frees;
@@ -29,8 +31,21 @@ public final class TestDevice implements Device, DeviceHarness {
   private long failAbove = Long.MAX_VALUE;
 
   public TestDevice(Device inner, boolean withResidency) {
+    this(inner, withResidency, true);
+  }
+
+  private TestDevice(Device inner, boolean withResidency, boolean garbage) {
     this.inner = inner;
     this.residency = withResidency ? new CountingResidencySet() : null;
+    this.garbage = garbage;
+  }
+
+  /**
+   * Host memory that only counts its allocations: no residency set and no garbage fill, for tests
+   * whose buffers are too large to fill on every allocation.
+   */
+  public static TestDevice countingHost() {
+    return new TestDevice(HostDevice.create(), false, false);
   }
 
   /** Host memory with a counting residency set. */
@@ -60,7 +75,7 @@ public final class TestDevice implements Device, DeviceHarness {
 
   @Override
   public boolean freshMemoryIsGarbage() {
-    return true;
+    return garbage;
   }
 
   @Override
@@ -84,6 +99,14 @@ public final class TestDevice implements Device, DeviceHarness {
     }
     DeviceBuffer b = inner.allocate(bytes);
     allocations = n;
+    if (garbage) {
+      fillWithGarbage(b, bytes);
+    }
+    live.add(b);
+    return b;
+  }
+
+  private void fillWithGarbage(DeviceBuffer b, long bytes) {
     ByteBuffer garbage = ByteBuffer.allocate((int) Math.min(bytes, 1 << 20));
     for (int i = 0; i < garbage.capacity(); i++) {
       garbage.put(i, GARBAGE);
@@ -92,20 +115,23 @@ public final class TestDevice implements Device, DeviceHarness {
       garbage.clear().limit((int) Math.min(garbage.capacity(), bytes - off));
       inner.write(b, off, garbage);
     }
-    live.add(b);
-    return b;
   }
 
   @Override
   public synchronized void free(DeviceBuffer buffer) {
-    if (!live.remove(buffer)) {
+    if (!live.contains(buffer)) {
       throw new IllegalStateException("free of " + buffer + ", which is not live on " + name());
     }
     if (residency != null && residency.contains(buffer)) {
       throw new IllegalStateException("free of " + buffer + " while it is still in the residency set");
     }
+    if (residency != null && residency.hasStagedChange(buffer)) {
+      throw new IllegalStateException(
+          "free of " + buffer + " while its residency change is staged, not committed");
+    }
+    inner.free(buffer); // refuses memory an owner holds: then it stays live here too
+    live.remove(buffer);
     frees++;
-    inner.free(buffer);
   }
 
   @Override
