@@ -73,8 +73,10 @@ public final class BufferPool implements AutoCloseable {
   private final DeviceLedger ledger;
   private final Evictor evictor;
   private final FenceQueue fences;
+  private final StreamLanes lanes;
   private final Allocator allocator;
   private final HandBacks handBacks;
+  private final Settler settler;
   private final Registrations registrations;
   private final PoolAudit audit;
 
@@ -88,10 +90,13 @@ public final class BufferPool implements AutoCloseable {
         device, options.isResidency() ? device.residencySet() : null, options, counters);
     this.evictor = new Evictor(free, ledger, counters, options.getCacheLimit());
     this.fences = new FenceQueue(free, evictor, counters);
-    this.allocator = new Allocator(free, fences, ledger, evictor, counters);
-    this.handBacks = new HandBacks(scopes, free, fences, evictor, counters);
+    this.lanes = new StreamLanes(free, fences, evictor, counters);
+    this.allocator = new Allocator(free, fences, lanes, ledger, evictor, counters);
+    boolean poison = options.isPoisonOnRecycle();
+    this.handBacks = new HandBacks(scopes, free, fences, lanes, evictor, counters, poison);
+    this.settler = new Settler(lock, () -> !closed, handBacks, fences, lanes, poison);
     this.registrations = new Registrations(lock, ledger);
-    this.audit = new PoolAudit(lock, policy, ledger, free, scopes, fences, counters);
+    this.audit = new PoolAudit(lock, policy, ledger, free, scopes, fences, lanes, counters);
   }
 
   /** A pool on {@code device} with {@link PoolOptions#defaults()}. */
@@ -129,8 +134,27 @@ public final class BufferPool implements AutoCloseable {
   }
 
   /**
-   * Opens a new arena cycle whose buffers are used by work on {@code stream} (see {@link
-   * DeviceStream}): when it closes, its buffers are handed back in stream order.
+   * Opens a new arena cycle whose buffers are used by work on {@code stream}: the scope and every
+   * buffer it issues are handed back in stream order. When the scope closes (or one of its
+   * buffers is released or closed), the pool records a fence on the stream; the buffers are
+   * reusable at once by later scopes on the same stream, whose work the device runs after the
+   * work already enqueued, and by other streams, stream-less scopes and host access only once
+   * that fence has completed. The host never waits for the device.
+   *
+   * <pre>{@code
+   * for (int t = 0; t < tokens; t++) {
+   *   try (Scope token = pool.openScope(stream)) {  // adopts the last token's buffers, no wait
+   *     Buffer x = token.alloc(bytes, DType.BF16, n);
+   *     kernel.launch(stream, x);                   // the device may still run token t-1 here
+   *   }                                             // x goes back behind a fence on stream
+   * }
+   * }</pre>
+   *
+   * <p>Because a buffer may come straight from earlier work on the same stream that the device has
+   * not run yet, use it only from work ordered after that work: kernels and copies on this stream,
+   * or elsewhere (the host, another stream) only after waiting for the stream. {@link
+   * Scope#closeAfter} and {@link #release(Buffer, Fence)} work on such buffers too: the buffers
+   * wait for the caller's fence first, then go back in stream order.
    *
    * @throws IllegalArgumentException if the stream belongs to another device
    * @throws PoolClosedException if the pool is closed
@@ -141,11 +165,19 @@ public final class BufferPool implements AutoCloseable {
     return open(stream);
   }
 
+  /**
+   * Opens a scope on {@code stream} or none. A scope on a stream adopts the newest reserve its
+   * stream's last scope handed back, whatever its fence; a scope elsewhere, or with none to adopt,
+   * the newest reserve anyone may take (see {@code StreamLanes}, {@code FreeLists}). No fence is
+   * polled here: the steady state polls nothing.
+   */
   private Scope open(@Nullable DeviceStream stream) {
     try (PoolLock held = lock.hold()) {
       ensureOpen();
-      fences.collect();
-      ScopeState s = scopes.open(handles, device.name(), stream, free.adopt());
+      StreamLanes.Entry adopted = stream == null ? null : lanes.adopt(stream, evictor.cacheRoom());
+      ScopeState s = scopes.open(
+          handles, device.name(), stream, adopted != null ? adopted.reserve : free.adopt());
+      s.adopted = adopted;
       Scope handle = new Scope(this, s);
       boolean watched = LeakTracker.sample(options.getLeakDetection());
       if (watched || options.isStrictClose()) {
@@ -163,31 +195,11 @@ public final class BufferPool implements AutoCloseable {
   }
 
   /**
-   * Closes {@code scope} now, or once {@code fence} completes; a no-op if it is closed. Recycling
-   * its record runs between two short locked sections, without the lock, so that scopes closing
-   * on many threads do not queue behind each other (see {@code HandBacks}); a second close of the
-   * same scope waits for the first to finish.
+   * Closes {@code scope} now, or once {@code fence} completes; a no-op if it is closed (see {@code
+   * Settler#closeScope}).
    */
   void closeScope(ScopeState scope, @Nullable Fence fence) {
-    Reserve reserve;
-    try (PoolLock held = lock.hold()) {
-      if (!scope.isOpen()) {
-        return;
-      }
-      if (fence != null && !fence.isComplete() && !scope.handingBack) {
-        handBacks.closeAfter(scope, fence);
-        return;
-      }
-      reserve = scope.handingBack ? null : handBacks.beginClose(scope, fence != null);
-    }
-    if (reserve == null) {
-      scope.awaitClosed();
-      return;
-    }
-    HandBacks.recycleInto(scope, reserve);
-    try (PoolLock held = lock.hold()) {
-      handBacks.endClose(scope, reserve, fence, !closed);
-    }
+    settler.closeScope(scope, fence);
   }
 
   // ================================================================ allocation
@@ -231,18 +243,39 @@ public final class BufferPool implements AutoCloseable {
     if (b != null) {
       return scope.issue(b, dtype, bytes, elements, shape);
     }
+    Buffer handle = allocLocked(scope, bucket, bytes, dtype, elements, shape, false);
+    if (handle == null) { // nothing free, but a fence may have freed something: poll, then again
+      settler.poll();
+      handle = allocLocked(scope, bucket, bytes, dtype, elements, shape, true);
+    }
+    return handle;
+  }
+
+  private @Nullable Buffer allocLocked(
+      ScopeState scope, int bucket, long bytes, DType dtype, long elements, long[] shape, boolean polled) {
+    Buffer handle;
+    List<FenceQueue.Closing> done;
     try (PoolLock held = lock.hold()) {
       ensureUsable(scope);
-      return allocator.alloc(scope, bucket, bytes, dtype, elements, shape);
+      handle = allocator.alloc(scope, bucket, bytes, dtype, elements, shape, polled);
+      done = fences.takeClosable();
     }
+    fences.closeAll(done);
+    return handle;
   }
 
   List<Buffer> allocBatchIn(ScopeState scope, List<AllocRequest> requests) {
     Allocator.Batch batch = Allocator.Batch.of(policy, requests);
+    settler.poll(); // what completed fences freed serves the batch before the device does
+    List<Buffer> out;
+    List<FenceQueue.Closing> done;
     try (PoolLock held = lock.hold()) {
       ensureUsable(scope);
-      return allocator.allocBatch(scope, batch);
+      out = allocator.allocBatch(scope, batch);
+      done = fences.takeClosable();
     }
+    fences.closeAll(done);
+    return out;
   }
 
   // ================================================================ release and reset
@@ -257,10 +290,12 @@ public final class BufferPool implements AutoCloseable {
    */
   public void release(Buffer buffer) {
     ScopeState issuer = HandBacks.requireOwnPooled(buffer, handles, "release");
+    Transit t;
     try (PoolLock held = lock.hold()) {
       ensureLive(buffer, issuer);
-      handBacks.recycle(issuer, buffer.block, Block.DEATH_RELEASED);
+      t = handBacks.release(issuer, buffer.block, Block.DEATH_RELEASED);
     }
+    settler.settle(t);
   }
 
   /**
@@ -274,10 +309,19 @@ public final class BufferPool implements AutoCloseable {
   public void release(Buffer buffer, Fence fence) {
     ScopeState issuer = HandBacks.requireOwnPooled(buffer, handles, "release");
     Checks.notNull(fence, "fence");
+    Waiting probe = fences.probe(fence); // without the lock
+    Transit t;
+    List<FenceQueue.Closing> done;
     try (PoolLock held = lock.hold()) {
       ensureLive(buffer, issuer);
-      handBacks.defer(issuer, buffer.block, Block.DEATH_RELEASED, fence);
+      t = handBacks.releaseAfter(issuer, buffer.block, probe);
+      done = fences.takeClosable();
     }
+    fences.closeAll(done);
+    if (probe.result == Waiting.FAILED) {
+      throw probe.failureReport(1, buffer.block.capacity);
+    }
+    settler.settle(t);
   }
 
   /**
@@ -285,12 +329,14 @@ public final class BufferPool implements AutoCloseable {
    * is one whose scope is being closed (the close recycles it).
    */
   private void closeHandle(ScopeState issuer, Block b, long generation) {
+    Transit t = null;
     try (PoolLock held = lock.hold()) {
       if (!closed && !issuer.handingBack && b.generationAcquire() == generation
           && b.state == Block.LIVE) {
-        handBacks.recycle(issuer, b, Block.DEATH_CLOSED);
+        t = handBacks.release(issuer, b, Block.DEATH_CLOSED);
       }
     }
+    settler.settle(t);
   }
 
   /**
@@ -302,10 +348,12 @@ public final class BufferPool implements AutoCloseable {
    * @throws PoolClosedException if the pool is closed
    */
   public void reset() {
+    Transit t;
     try (PoolLock held = lock.hold()) {
       ensureOpen();
-      handBacks.reset(defaultScope);
+      t = handBacks.reset(defaultScope);
     }
+    settler.settle(t);
   }
 
   /**
@@ -329,9 +377,9 @@ public final class BufferPool implements AutoCloseable {
     if (targetBytes < 0) {
       throw new IllegalArgumentException("trim target must be at least 0 bytes, was " + targetBytes);
     }
+    settler.poll();
     try (PoolLock held = lock.hold()) {
       ensureOpen();
-      fences.collect();
       return evictor.trimTo(targetBytes, "trim");
     }
   }
@@ -387,21 +435,29 @@ public final class BufferPool implements AutoCloseable {
    */
   @Override
   public void close() {
+    List<Throwable> stillOpen;
+    RuntimeException failure;
+    List<FenceQueue.Closing> done;
     try (PoolLock held = lock.hold()) {
       if (closed) {
         return;
       }
       closed = true;
-      List<Throwable> stillOpen = handBacks.closeAll(defaultScope);
+      stillOpen = handBacks.closeAll(defaultScope);
       free.drain(b -> {});
+      lanes.dropAll();
       fences.dropAll();
-      RuntimeException failure = ledger.closeAll(registrations.dropAll());
-      if (options.isStrictClose() && !stillOpen.isEmpty()) {
-        throw HandBacks.closedWithScopesOpen(stillOpen, failure);
-      }
-      if (failure != null) {
-        throw failure;
-      }
+      counters.deferredCount = 0; // what waited for fences or was in transit is retired below
+      counters.deferredBytes = 0;
+      failure = ledger.closeAll(registrations.dropAll());
+      done = fences.takeClosable();
+    }
+    fences.closeAll(done);
+    if (options.isStrictClose() && !stillOpen.isEmpty()) {
+      throw HandBacks.closedWithScopesOpen(stillOpen, failure);
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 
