@@ -2,6 +2,7 @@ package dev.mlxarena;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -19,8 +20,10 @@ import org.jspecify.annotations.Nullable;
  * polled for before it starts, whenever fences are waiting.
  *
  * <p>A batch takes every block before it issues any, so that a failure can put back exactly what
- * it took, each where it came from, and leave the pool as it was. Guarded by the pool's lock.
+ * it took, each where it came from, and leave the pool as it was. Takes the pool's lock itself
+ * (a {@link Section}); everything else here runs under it.
  */
+@SuppressWarnings("try") // try (Section held = section.enter()) holds the lock for a section
 final class Allocator {
 
   /** The requests of a batch, with their element counts and buckets, checked before the lock. */
@@ -49,6 +52,9 @@ final class Allocator {
   private static final byte FROM_LANE = 2;
   private static final byte FRESH = 3;
 
+  private final Section section;
+  private final Settler settler;
+  private final Consumer<ScopeState> ensureUsable;
   private final FreeLists free;
   private final FenceQueue fences;
   private final StreamLanes lanes;
@@ -57,12 +63,18 @@ final class Allocator {
   private final PoolCounters counters;
 
   Allocator(
+      Section section,
+      Settler settler,
+      Consumer<ScopeState> ensureUsable,
       FreeLists free,
       FenceQueue fences,
       StreamLanes lanes,
       DeviceLedger ledger,
       Evictor evictor,
       PoolCounters counters) {
+    this.section = section;
+    this.settler = settler;
+    this.ensureUsable = ensureUsable;
     this.free = free;
     this.fences = fences;
     this.lanes = lanes;
@@ -71,8 +83,37 @@ final class Allocator {
     this.counters = counters;
   }
 
+  /**
+   * One allocation through {@code scope}, on its thread, after its reserve had nothing: under the
+   * lock; if nothing is free while fences wait, polls them without the lock and asks again.
+   */
+  Buffer allocate(ScopeState scope, int bucket, long bytes, DType dtype, long elements, long[] shape) {
+    Buffer handle;
+    try (Section held = section.enter()) {
+      ensureUsable.accept(scope);
+      handle = alloc(scope, bucket, bytes, dtype, elements, shape, false);
+    }
+    if (handle == null) {
+      settler.poll();
+      try (Section held = section.enter()) {
+        ensureUsable.accept(scope);
+        handle = alloc(scope, bucket, bytes, dtype, elements, shape, true);
+      }
+    }
+    return handle;
+  }
+
+  /** Every request of {@code batch} through {@code scope}, or none, after polling the fences. */
+  List<Buffer> allocate(ScopeState scope, Batch batch) {
+    settler.poll(); // what completed fences freed serves the batch before the device does
+    try (Section held = section.enter()) {
+      ensureUsable.accept(scope);
+      return allocBatch(scope, batch);
+    }
+  }
+
   /** Whether fences are waiting that a poll round might find complete. */
-  boolean fencesWaiting() {
+  private boolean fencesWaiting() {
     return !fences.isEmpty() || !lanes.isEmpty();
   }
 
@@ -80,7 +121,7 @@ final class Allocator {
    * One allocation through {@code scope}, on its thread, after its reserve had nothing; {@code
    * null} if nothing is free and, unless {@code polled}, fences are waiting (see the class comment).
    */
-  @Nullable Buffer alloc(
+  private @Nullable Buffer alloc(
       ScopeState scope, int bucket, long bytes, DType dtype, long elements, long[] shape, boolean polled) {
     DeviceStream stream = scope.stream;
     Block b = stream == null ? null : lanes.pop(stream, bucket);
@@ -101,7 +142,7 @@ final class Allocator {
   }
 
   /** Every request of {@code batch} through {@code scope}, or none, with one residency commit. */
-  List<Buffer> allocBatch(ScopeState scope, Batch batch) {
+  private List<Buffer> allocBatch(ScopeState scope, Batch batch) {
     List<AllocRequest> requests = batch.requests();
     long[] elements = batch.elements();
     int[] buckets = batch.buckets();

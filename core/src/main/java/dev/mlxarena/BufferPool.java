@@ -23,7 +23,8 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>Every device buffer the pool holds is in exactly one place: behind one live handle (LIVE,
  *       in the record of the scope that issued it); free (FREE) in one bucket's global list, one
- *       parked reserve or the reserve of one open scope; or waiting for a fence (DEFERRED).
+ *       parked reserve, the reserve of one open scope, or one stream's lane (free for that stream
+ *       alone until its fence completes); or waiting for a fence (DEFERRED).
  *   <li>Every move out of LIVE bumps the buffer's generation, which makes all earlier handles stale
  *       (see {@link Buffer}). Release, scope close and reset recycle a buffer only if the handle's
  *       generation still matches, so mixing them never puts one buffer in two places, and two later
@@ -46,16 +47,15 @@ import org.jspecify.annotations.Nullable;
  * under the lock; {@link #stats()} adds in the open scopes' counts, so it is exact for a pool used
  * by one thread and approximate while other threads allocate. A pool closed on one thread while
  * another still allocates through one of its scopes is a use after close, which is not checked.
+ * Fences and streams are never called under the lock (see {@link Fence}).
  *
- * <h2>Rooms</h2>
- * This class is the façade: it holds the lock, checks arguments and the pool's state, and hands
- * each call to the room that owns the state it changes; {@code core/README.md} describes the rooms
- * and how they stack.
+ * <p>This class is the façade: it holds the lock, checks arguments and the pool's state, and hands
+ * each call to the room that owns the state it changes (see {@code core/README.md}).
  *
  * <p>{@link #alloc}, {@link #allocBatch} and {@link #reset()} act on the pool's default scope,
  * for code written against mlx-native's single-arena API.
  */
-@SuppressWarnings("try") // try (PoolLock held = lock.hold()) holds the lock for a section
+@SuppressWarnings("try") // try (Section held = section.enter()) holds the lock for a section
 public final class BufferPool implements AutoCloseable {
   private final Device device;
   private final PoolOptions options;
@@ -73,6 +73,8 @@ public final class BufferPool implements AutoCloseable {
   private final DeviceLedger ledger;
   private final Evictor evictor;
   private final FenceQueue fences;
+  /** Sections under {@link #lock} that close the fences released inside them once it is free. */
+  private final Section section;
   private final StreamLanes lanes;
   private final Allocator allocator;
   private final HandBacks handBacks;
@@ -90,11 +92,13 @@ public final class BufferPool implements AutoCloseable {
         device, options.isResidency() ? device.residencySet() : null, options, counters);
     this.evictor = new Evictor(free, ledger, counters, options.getCacheLimit());
     this.fences = new FenceQueue(free, evictor, counters);
+    this.section = new Section(lock, fences);
     this.lanes = new StreamLanes(free, fences, evictor, counters);
-    this.allocator = new Allocator(free, fences, lanes, ledger, evictor, counters);
     boolean poison = options.isPoisonOnRecycle();
     this.handBacks = new HandBacks(scopes, free, fences, lanes, evictor, counters, poison);
-    this.settler = new Settler(lock, () -> !closed, handBacks, fences, lanes, poison);
+    this.settler = new Settler(section, () -> !closed, handBacks, fences, lanes, poison);
+    this.allocator = new Allocator(
+        section, settler, this::ensureUsable, free, fences, lanes, ledger, evictor, counters);
     this.registrations = new Registrations(lock, ledger);
     this.audit = new PoolAudit(lock, policy, ledger, free, scopes, fences, lanes, counters);
   }
@@ -134,12 +138,11 @@ public final class BufferPool implements AutoCloseable {
   }
 
   /**
-   * Opens a new arena cycle whose buffers are used by work on {@code stream}: the scope and every
-   * buffer it issues are handed back in stream order. When the scope closes (or one of its
-   * buffers is released or closed), the pool records a fence on the stream; the buffers are
-   * reusable at once by later scopes on the same stream, whose work the device runs after the
-   * work already enqueued, and by other streams, stream-less scopes and host access only once
-   * that fence has completed. The host never waits for the device.
+   * Opens a new arena cycle whose buffers are used by work on {@code stream}, and handed back in
+   * stream order: when the scope closes (or one of its buffers is released or closed), the pool
+   * records a fence on the stream, and the buffers are reusable at once by later scopes on the
+   * same stream, and by other streams, stream-less scopes and host access once that fence has
+   * completed. The host never waits; see {@link DeviceStream} for what this asks of the caller.
    *
    * <pre>{@code
    * for (int t = 0; t < tokens; t++) {
@@ -149,12 +152,6 @@ public final class BufferPool implements AutoCloseable {
    *   }                                             // x goes back behind a fence on stream
    * }
    * }</pre>
-   *
-   * <p>Because a buffer may come straight from earlier work on the same stream that the device has
-   * not run yet, use it only from work ordered after that work: kernels and copies on this stream,
-   * or elsewhere (the host, another stream) only after waiting for the stream. {@link
-   * Scope#closeAfter} and {@link #release(Buffer, Fence)} work on such buffers too: the buffers
-   * wait for the caller's fence first, then go back in stream order.
    *
    * @throws IllegalArgumentException if the stream belongs to another device
    * @throws PoolClosedException if the pool is closed
@@ -172,7 +169,7 @@ public final class BufferPool implements AutoCloseable {
    * polled here: the steady state polls nothing.
    */
   private Scope open(@Nullable DeviceStream stream) {
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       ensureOpen();
       StreamLanes.Entry adopted = stream == null ? null : lanes.adopt(stream, evictor.cacheRoom());
       ScopeState s = scopes.open(
@@ -194,10 +191,7 @@ public final class BufferPool implements AutoCloseable {
     }
   }
 
-  /**
-   * Closes {@code scope} now, or once {@code fence} completes; a no-op if it is closed (see {@code
-   * Settler#closeScope}).
-   */
+  /** Closes {@code scope} now, or once {@code fence} completes (see {@code Settler#closeScope}). */
   void closeScope(ScopeState scope, @Nullable Fence fence) {
     settler.closeScope(scope, fence);
   }
@@ -243,39 +237,11 @@ public final class BufferPool implements AutoCloseable {
     if (b != null) {
       return scope.issue(b, dtype, bytes, elements, shape);
     }
-    Buffer handle = allocLocked(scope, bucket, bytes, dtype, elements, shape, false);
-    if (handle == null) { // nothing free, but a fence may have freed something: poll, then again
-      settler.poll();
-      handle = allocLocked(scope, bucket, bytes, dtype, elements, shape, true);
-    }
-    return handle;
-  }
-
-  private @Nullable Buffer allocLocked(
-      ScopeState scope, int bucket, long bytes, DType dtype, long elements, long[] shape, boolean polled) {
-    Buffer handle;
-    List<FenceQueue.Closing> done;
-    try (PoolLock held = lock.hold()) {
-      ensureUsable(scope);
-      handle = allocator.alloc(scope, bucket, bytes, dtype, elements, shape, polled);
-      done = fences.takeClosable();
-    }
-    fences.closeAll(done);
-    return handle;
+    return allocator.allocate(scope, bucket, bytes, dtype, elements, shape);
   }
 
   List<Buffer> allocBatchIn(ScopeState scope, List<AllocRequest> requests) {
-    Allocator.Batch batch = Allocator.Batch.of(policy, requests);
-    settler.poll(); // what completed fences freed serves the batch before the device does
-    List<Buffer> out;
-    List<FenceQueue.Closing> done;
-    try (PoolLock held = lock.hold()) {
-      ensureUsable(scope);
-      out = allocator.allocBatch(scope, batch);
-      done = fences.takeClosable();
-    }
-    fences.closeAll(done);
-    return out;
+    return allocator.allocate(scope, Allocator.Batch.of(policy, requests));
   }
 
   // ================================================================ release and reset
@@ -291,7 +257,7 @@ public final class BufferPool implements AutoCloseable {
   public void release(Buffer buffer) {
     ScopeState issuer = HandBacks.requireOwnPooled(buffer, handles, "release");
     Transit t;
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       ensureLive(buffer, issuer);
       t = handBacks.release(issuer, buffer.block, Block.DEATH_RELEASED);
     }
@@ -311,13 +277,10 @@ public final class BufferPool implements AutoCloseable {
     Checks.notNull(fence, "fence");
     Waiting probe = fences.probe(fence); // without the lock
     Transit t;
-    List<FenceQueue.Closing> done;
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       ensureLive(buffer, issuer);
       t = handBacks.releaseAfter(issuer, buffer.block, probe);
-      done = fences.takeClosable();
     }
-    fences.closeAll(done);
     if (probe.result == Waiting.FAILED) {
       throw probe.failureReport(1, buffer.block.capacity);
     }
@@ -330,7 +293,7 @@ public final class BufferPool implements AutoCloseable {
    */
   private void closeHandle(ScopeState issuer, Block b, long generation) {
     Transit t = null;
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       if (!closed && !issuer.handingBack && b.generationAcquire() == generation
           && b.state == Block.LIVE) {
         t = handBacks.release(issuer, b, Block.DEATH_CLOSED);
@@ -349,7 +312,7 @@ public final class BufferPool implements AutoCloseable {
    */
   public void reset() {
     Transit t;
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       ensureOpen();
       t = handBacks.reset(defaultScope);
     }
@@ -378,7 +341,7 @@ public final class BufferPool implements AutoCloseable {
       throw new IllegalArgumentException("trim target must be at least 0 bytes, was " + targetBytes);
     }
     settler.poll();
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       ensureOpen();
       return evictor.trimTo(targetBytes, "trim");
     }
@@ -392,7 +355,7 @@ public final class BufferPool implements AutoCloseable {
    * @throws PoolClosedException if the pool is closed
    */
   public void clear() {
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       ensureOpen();
       evictor.clear();
     }
@@ -437,22 +400,14 @@ public final class BufferPool implements AutoCloseable {
   public void close() {
     List<Throwable> stillOpen;
     RuntimeException failure;
-    List<FenceQueue.Closing> done;
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       if (closed) {
         return;
       }
       closed = true;
       stillOpen = handBacks.closeAll(defaultScope);
-      free.drain(b -> {});
-      lanes.dropAll();
-      fences.dropAll();
-      counters.deferredCount = 0; // what waited for fences or was in transit is retired below
-      counters.deferredBytes = 0;
       failure = ledger.closeAll(registrations.dropAll());
-      done = fences.takeClosable();
     }
-    fences.closeAll(done);
     if (options.isStrictClose() && !stillOpen.isEmpty()) {
       throw HandBacks.closedWithScopesOpen(stillOpen, failure);
     }
@@ -537,19 +492,9 @@ public final class BufferPool implements AutoCloseable {
     }
   }
 
-  /**
-   * Checks, under the lock, that the pool is open and {@code buffer}'s lease is current, and that
-   * its scope is not being closed (which makes it stale at any moment).
-   */
+  /** Checks, under the lock, that the pool is open and {@code buffer}'s lease is current. */
   private void ensureLive(Buffer buffer, ScopeState issuer) {
     ensureOpen();
-    if (buffer.block.generationAcquire() != buffer.generation) {
-      throw buffer.staleException();
-    }
-    if (issuer.handingBack) {
-      throw new StaleBufferException(
-          "stale buffer handle: its scope is being closed on another thread, which hands its "
-              + buffer.block.capacity + "-byte device buffer back");
-    }
+    HandBacks.requireLive(buffer, issuer);
   }
 }

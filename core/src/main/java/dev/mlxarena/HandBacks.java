@@ -77,6 +77,21 @@ final class HandBacks {
   }
 
   /**
+   * Checks, under the lock, that {@code buffer}'s lease is current and that its scope is not being
+   * closed (which makes it stale at any moment).
+   */
+  static void requireLive(Buffer buffer, ScopeState issuer) {
+    if (buffer.block.generationAcquire() != buffer.generation) {
+      throw buffer.staleException();
+    }
+    if (issuer.handingBack) {
+      throw new StaleBufferException(
+          "stale buffer handle: its scope is being closed on another thread, which hands its "
+              + buffer.block.capacity + "-byte device buffer back");
+    }
+  }
+
+  /**
    * One buffer back now: its handles die; stream-less and unpoisoned, it goes on its bucket's
    * global list at once (then the cache limit holds again). Otherwise it waits, counted as such,
    * in the returned transit, for the caller to poison it and record its stream's fence without the
@@ -258,8 +273,9 @@ final class HandBacks {
   }
 
   /**
-   * Recycles and closes every scope, the open ones and then the default one (the pool closes);
-   * returns where the scopes that were still open had been opened.
+   * Recycles and closes every scope, the open ones and then the default one, and drops what waits
+   * (the pool closes, and its device ledger then retires every block it holds); returns where the
+   * scopes that were still open had been opened.
    */
   List<Throwable> closeAll(ScopeState defaultScope) {
     List<Throwable> stillOpen = new ArrayList<>();
@@ -279,6 +295,11 @@ final class HandBacks {
     counters.fold(defaultScope);
     recycleToLists(defaultScope, Block.DEATH_POOL_CLOSED);
     defaultScope.markClosed();
+    free.drain(b -> {});
+    lanes.dropAll();
+    fences.dropAll();
+    counters.deferredCount = 0; // what waited for fences, or is in transit on another thread
+    counters.deferredBytes = 0;
     return stillOpen;
   }
 

@@ -18,9 +18,9 @@ import org.jspecify.annotations.Nullable;
  * which it surfaced, after the pool has filed everything else: the pool stays consistent and keeps
  * working. A failed poison fill leaves its block unpoisoned but filed, and is thrown the same way.
  */
-@SuppressWarnings("try") // try (PoolLock held = lock.hold()) holds the lock for a section
+@SuppressWarnings("try") // try (Section held = section.enter()) holds the lock for a section
 final class Settler {
-  private final PoolLock lock;
+  private final Section section;
   private final BooleanSupplier poolOpen;
   private final HandBacks handBacks;
   private final FenceQueue fences;
@@ -28,13 +28,13 @@ final class Settler {
   private final boolean poison;
 
   Settler(
-      PoolLock lock,
+      Section section,
       BooleanSupplier poolOpen,
       HandBacks handBacks,
       FenceQueue fences,
       StreamLanes lanes,
       boolean poison) {
-    this.lock = lock;
+    this.section = section;
     this.poolOpen = poolOpen;
     this.handBacks = handBacks;
     this.fences = fences;
@@ -53,8 +53,7 @@ final class Settler {
     Waiting probe = fence == null || !scope.isOpen() ? null : fences.probe(fence);
     Reserve reserve = null;
     RuntimeException failure = null;
-    List<FenceQueue.Closing> done = null;
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       if (!scope.isOpen()) {
         return;
       }
@@ -62,7 +61,6 @@ final class Settler {
         if (probe != null && probe.result != Waiting.COMPLETE) {
           failure = handBacks.closeAfter(scope, probe);
           fences.release(probe);
-          done = fences.takeClosable();
         } else {
           reserve = handBacks.beginClose(scope, fence != null);
         }
@@ -79,16 +77,14 @@ final class Settler {
           failure = either(failure, recordFailed(stream, reserve.size, reserve.bytes, e));
         }
       }
-      try (PoolLock held = lock.hold()) {
+      try (Section held = section.enter()) {
         handBacks.endClose(scope, reserve, recorded, poolOpen.getAsBoolean());
         if (probe != null) {
           fences.release(probe);
         }
-        done = fences.takeClosable();
       }
     }
     scope.awaitClosed();
-    fences.closeAll(done);
     if (failure != null) {
       throw failure;
     }
@@ -102,7 +98,7 @@ final class Settler {
    */
   void poll() {
     FencePoll round = new FencePoll();
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       fences.addTo(round);
       lanes.addTo(round);
     }
@@ -111,18 +107,15 @@ final class Settler {
     }
     Transit out = new Transit();
     RuntimeException failure;
-    List<FenceQueue.Closing> done;
     try {
       round.run(fences.closed);
     } finally {
-      try (PoolLock held = lock.hold()) {
+      try (Section held = section.enter()) {
         boolean open = poolOpen.getAsBoolean();
         failure = fences.apply(round, out, poison, open);
         failure = either(failure, lanes.apply(round, open));
-        done = fences.takeClosable();
       }
     }
-    fences.closeAll(done);
     if (!out.isEmpty()) {
       failure = either(failure, finish(out));
     }
@@ -162,8 +155,7 @@ final class Settler {
         }
       }
     }
-    List<FenceQueue.Closing> done;
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       boolean open = poolOpen.getAsBoolean();
       for (int g = 0; g < groups.size(); g++) {
         Block[] blocks = groups.get(g).blocks();
@@ -180,9 +172,7 @@ final class Settler {
           fences.quarantine(blocks);
         }
       }
-      done = fences.takeClosable();
     }
-    fences.closeAll(done);
     return failure;
   }
 
