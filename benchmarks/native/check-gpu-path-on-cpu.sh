@@ -8,6 +8,10 @@
 # llama-1b --compare of two tokens, a few minutes of CPU). Timings mean nothing here; kernels'
 # numerics are checked on the GPU itself (DecodeKernelsSelfCheckTest).
 #
+# Where unshare can make a private mount namespace, the library search's tests run once more with
+# the stand-ins mounted over the toolkit's default place, /usr/local/cuda/lib64 (visible to that
+# one process only), as on a machine with the toolkit installed: they must not depend on it.
+#
 #   ../shared/tools/device-kit.sh [--no-build] cuda-jna examples
 #   bash benchmarks/native/check-gpu-path-on-cpu.sh [--llama] [KIT]      (KIT: .device by default)
 #
@@ -43,6 +47,19 @@ demo() {
 }
 echo "=== the CUDA backend's tests"
 junit --scan-classpath "$kit/cuda-jna/test-classes" --include-classname '.*'
+toolkit_default=/usr/local/cuda/lib64
+if unshare -m true 2>/dev/null || unshare -rm true 2>/dev/null; then
+  echo "=== the library search's tests with a toolkit at $toolkit_default (a private mount)"
+  tk="$libs/toolkit"
+  mkdir -p "$tk" && cp "$libs/libnvrtc.so.13" "$libs/libcublas.so.13" "$tk/"
+  ns=(unshare -m)
+  unshare -m true 2>/dev/null || ns=(unshare -rm)
+  "${ns[@]}" bash -c 'mkdir -p "$1" 2>/dev/null; mount --bind "$2" "$1" && shift 2 && exec "$@"' _ \
+    "$toolkit_default" "$tk" "$java" "${jopts[@]}" -jar "$kit/console.jar" execute --class-path "$cp" \
+    --details=summary --disable-banner --disable-ansi-colors --select-class dev.mlxarena.cuda.CudaLibrariesTest || failed=1
+else
+  echo "=== (no private mount namespace here: the library search's tests ran without a toolkit at $toolkit_default only)"
+fi
 echo "=== the demo's GPU tests (the self-check only shows its table: the stand-in kernels are the references' twins)"
 junit --select-class dev.mlxarena.examples.demo.GpuDecodeTest
 echo "=== the demo, tiny, every allocation mode"
