@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "stand_in.h"
 
 #define MAXA 100000
@@ -21,8 +22,10 @@ static Alloc allocs[MAXA];
 static int nallocs;
 
 static Alloc* find(uintptr_t p);
+static const char* running; // the kernel being run, for the message of a stray access
 static void die(const char* what, uintptr_t p, size_t n) {
-  fprintf(stderr, "cuda stand-in: %s at 0x%lx +%zu\n", what, (unsigned long) p, n);
+  fprintf(stderr, "cuda stand-in: %s at 0x%lx +%zu%s%s\n", what, (unsigned long) p, n, running ? " in kernel " : "",
+      running ? running : "");
   fflush(stderr);
   abort();
 }
@@ -55,7 +58,8 @@ CUresult cuDeviceGet(CUdevice* d, int o) { if (o != 0) return CUDA_ERROR_INVALID
 CUresult cuDeviceGetName(char* name, int len, CUdevice d) { snprintf(name, len, "CPU stand-in"); return CUDA_SUCCESS; }
 CUresult cuDeviceTotalMem_v2(size_t* b, CUdevice d) { *b = (size_t) 8 << 30; return CUDA_SUCCESS; }
 CUresult cuDeviceGetAttribute(int* v, CUdevice_attribute a, CUdevice d) {
-  if (a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) *v = 9; else if (a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR) *v = 0; else return CUDA_ERROR_INVALID_VALUE;
+  if (a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) *v = 9; else if (a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR) *v = 0;
+  else if (a == CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT) *v = 132; else return CUDA_ERROR_INVALID_VALUE;
   return CUDA_SUCCESS;
 }
 static int ctxdummy;
@@ -92,12 +96,24 @@ static int streams;
 CUresult cuStreamCreate(CUstream* s, unsigned int f) { *s = (CUstream) malloc(16); streams++; return CUDA_SUCCESS; }
 CUresult cuStreamDestroy_v2(CUstream s) { free(s); streams--; return CUDA_SUCCESS; }
 CUresult cuStreamSynchronize(CUstream s) { return CUDA_SUCCESS; }
+// An event: its flags, and the time it was last recorded (work is synchronous, so recording is
+// reaching it), -1 before that.
+typedef struct { unsigned flags; double at; } Event;
 static int events;
-CUresult cuEventCreate(CUevent* e, unsigned int f) { *e = (CUevent) malloc(16); events++; return CUDA_SUCCESS; }
-CUresult cuEventRecord(CUevent e, CUstream s) { return CUDA_SUCCESS; }
+static double now_ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
+CUresult cuEventCreate(CUevent* e, unsigned int f) { Event* v = malloc(sizeof(Event)); v->flags = f; v->at = -1; *e = (CUevent) v; events++; return CUDA_SUCCESS; }
+CUresult cuEventRecord(CUevent e, CUstream s) { ((Event*) e)->at = now_ms(); return CUDA_SUCCESS; }
 CUresult cuEventQuery(CUevent e) { return CUDA_SUCCESS; }
 CUresult cuEventSynchronize(CUevent e) { return CUDA_SUCCESS; }
 CUresult cuEventDestroy_v2(CUevent e) { free(e); events--; return CUDA_SUCCESS; }
+// The plain name, as the driver exports it beside cuda.h's _v2.
+#undef cuEventElapsedTime
+CUresult cuEventElapsedTime(float* ms, CUevent a, CUevent b) {
+  Event* x = (Event*) a; Event* y = (Event*) b;
+  if ((x->flags | y->flags) & CU_EVENT_DISABLE_TIMING) return CUDA_ERROR_INVALID_HANDLE;
+  if (x->at < 0 || y->at < 0) return CUDA_ERROR_INVALID_HANDLE;
+  *ms = (float) (y->at - x->at); return CUDA_SUCCESS;
+}
 static size_t pool_high, pool_thr;
 CUresult cuDeviceGetDefaultMemPool(CUmemoryPool* p, CUdevice d) { *p = (CUmemoryPool) &pool_high; return CUDA_SUCCESS; }
 CUresult cuMemPoolSetAttribute(CUmemoryPool p, CUmemPool_attribute a, void* v) {
@@ -141,6 +157,8 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
   if (bx * by * bz > 1024 || bx * by * bz == 0 || gx == 0 || gy == 0 || gz == 0 || extra != NULL) return CUDA_ERROR_INVALID_VALUE;
   if (shared > 48 * 1024) return CUDA_ERROR_INVALID_VALUE;
   Dim g = {gx, gy, gz}, b = {bx, by, bz};
+  running = e->name;
   e->kernel(params, g, b, shared);
+  running = NULL;
   return CUDA_SUCCESS;
 }

@@ -28,7 +28,9 @@ final class CudaDriver {
   static final int CU_MEMHOSTALLOC_PORTABLE = 0x01;
   static final int CU_MEMHOSTALLOC_DEVICEMAP = 0x02;
   static final int CU_STREAM_NON_BLOCKING = 0x1;
+  static final int CU_EVENT_DEFAULT = 0x0;
   static final int CU_EVENT_DISABLE_TIMING = 0x2;
+  static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
   static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
   static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
   static final int CU_JIT_ERROR_LOG_BUFFER = 5;
@@ -139,6 +141,12 @@ final class CudaDriver {
   static native int cuEventSynchronize(Pointer event);
 
   static native int cuEventDestroy_v2(Pointer event);
+
+  /**
+   * The GPU time between two completed events recorded with timing, in milliseconds. The plain
+   * name, which every driver exports ({@code cuda.h} 12.8 and later map it to {@code _v2}).
+   */
+  static native int cuEventElapsedTime(float[] milliseconds, Pointer start, Pointer end);
 
   static native int cuDeviceGetAttribute(IntByReference value, int attribute, int device);
 
