@@ -19,10 +19,12 @@
 #              op graphs; a BF16 GQA model in two modes and both graphs; a profiled run's counts; the
 #              demo's tiny --compare --poison
 #   llama      the demo's llama-1b --compare --profile (pooled, cuMemAlloc, cuMemAllocAsync: where a
-#              token's time goes, and the GPU alone), one kernel per op, then fused; then pooled with
-#              cuBLAS, profiled; then fused pooled with the host waiting for every token (lag 0)
+#              token's time goes, and the GPU alone): one kernel per op, fused, and each again with
+#              programmatic dependent launches; then pooled with cuBLAS, profiled; then fused with
+#              dependent launches, pooled, with the host waiting for every token (lag 0)
 #   torch      torch_decode.py, llama-1b and tiny, with and without PyTorch's caching allocator
-#   sanitizer  a tiny --compare under compute-sanitizer --tool memcheck, both op graphs
+#   sanitizer  a tiny --compare under compute-sanitizer --tool memcheck: one kernel per op, then fused
+#              with dependent launches
 #
 # Every part runs under its own time limit, and a failing part never stops the next. Logs go to
 # $OUT (eight files at most: summary.txt and one per part but info); a summary is printed last.
@@ -105,7 +107,7 @@ for p in "${parts[@]}"; do
     tiny)
       part tiny 300 "$junit_cmd --select-method $gpu_test#tinyGpuTokensAndLogitsEqualTheHosts" \
         "--select-method $gpu_test#tinyWithGroupedQueryAttentionAndTheOwnMatvecKernelEqualsTheHost" \
-        "--select-method $gpu_test#tinyWithFusedOpsEqualsTheHost"
+        "--select-method $gpu_test#tinyWithFusedOpsEqualsTheHost --select-method $gpu_test#tinyWithDependentLaunchesEqualsTheHost"
       part tiny 120 "$demo_cmd --model tiny --tokens 200 --compare"
       part tiny 120 "$demo_cmd --model tiny --tokens 200 --compare --fuse" ;;
     poison)
@@ -114,10 +116,11 @@ for p in "${parts[@]}"; do
         "--select-method $gpu_test#aProfiledRunCountsEveryLaunchAndTimesTheGpu"
       part poison 120 "$demo_cmd --model tiny --tokens 200 --compare --poison" ;;
     llama)
-      part llama 200 "$demo_cmd --model llama-1b --tokens $tokens --compare --profile"
-      part llama 200 "$demo_cmd --model llama-1b --tokens $tokens --compare --profile --fuse"
-      part llama 120 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --matmul cublas --profile"
-      part llama 120 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --fuse --readback-lag 0" ;;
+      for ops in "" "--fuse" "--pdl" "--fuse --pdl"; do
+        part llama 150 "$demo_cmd --model llama-1b --tokens $tokens --compare --profile $ops"
+      done
+      part llama 100 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --matmul cublas --profile"
+      part llama 100 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --fuse --pdl --readback-lag 0" ;;
     torch)
       for m in llama-1b tiny; do
         part torch 150 "python3 \"$here/torch_decode.py\" --model $m --tokens $tokens"
@@ -125,7 +128,7 @@ for p in "${parts[@]}"; do
       done ;;
     sanitizer)
       sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || echo compute-sanitizer)
-      for ops in "" "--fuse"; do
+      for ops in "" "--fuse --pdl"; do
         part sanitizer 200 "\"$sanitizer\" --tool memcheck --target-processes all --print-limit 20 $demo_cmd --model tiny --tokens 8 --compare $ops"
       done ;;
     *)
@@ -151,7 +154,7 @@ done
         sed -n '/^matrix-vector products/,/^a layer, one kernel per op/p' "$log" ;;
       tests) grep -E '✘|tests (successful|failed|skipped)|MethodSource' "$log" | grep -v MethodSource | head -40 ;;
       tiny|poison) grep -E 'tokens equal|every mode, lag|op graphs|GpuProfile|✘|tests (successful|failed|skipped)|^ops:|^tokens \(checksum\)|^tokens per second|same tokens in every mode|^error' "$log" ;;
-      llama) grep -E '^mlx-arena demo|^startup|^ops:|^ +pooled|^tokens|^host|^allocat|^kernel launches|^  share|^peak|^weights|^one token|^fresh|^readback|^same tokens|^pooled:|^where a token|^  (kernel|cuBLAS|allocating|recycling|waiting|the rest|per )|^GPU|^error|Exception' "$log" ;;
+      llama) grep -E '^mlx-arena demo|^startup|^ops:|^ {20,}pooled|^tokens|^host|^allocat|^kernel launches|^  share|^peak|^weights|^one token|^fresh|^readback|^same tokens|^pooled:|^where a token|^  (kernel|cuBLAS|allocating|recycling|waiting|the rest|per )|^GPU|^error|Exception' "$log" ;;
       torch) grep -E '^GPU|^model|^tokens per second|^tensors allocated|^allocator|^peak|Error' "$log" ;;
       sanitizer) grep -E 'ERROR SUMMARY|^tokens \(checksum\)|same tokens|Invalid|^error' "$log" ;;
     esac | sed 's/^/    /'

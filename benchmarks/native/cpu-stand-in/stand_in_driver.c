@@ -92,9 +92,18 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* h, size_t n, CUstream s
 CUresult cuMemcpyDtoHAsync_v2(void* h, CUdeviceptr d, size_t n, CUstream s) { check_range(h, n); return cuMemcpyDtoH_v2(h, d, n); }
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st) { check_range((void*) d, n); check_range((void*) s, n); memmove((void*) d, (void*) s, n); return CUDA_SUCCESS; }
 CUresult cuMemGetInfo_v2(size_t* f, size_t* t) { *t = (size_t) 8 << 30; *f = *t - used - (256 << 20); return CUDA_SUCCESS; }
-static int streams;
-CUresult cuStreamCreate(CUstream* s, unsigned int f) { *s = (CUstream) malloc(16); streams++; return CUDA_SUCCESS; }
-CUresult cuStreamDestroy_v2(CUstream s) { free(s); streams--; return CUDA_SUCCESS; }
+#define MAXS 256
+static CUstream streams[MAXS];
+static int nstreams;
+CUresult cuStreamCreate(CUstream* s, unsigned int f) {
+  if (nstreams == MAXS) die("too many streams", 0, 0);
+  *s = (CUstream) malloc(16); streams[nstreams++] = *s; return CUDA_SUCCESS;
+}
+CUresult cuStreamDestroy_v2(CUstream s) {
+  for (int i = 0; i < nstreams; i++) if (streams[i] == s) { streams[i] = streams[--nstreams]; free(s); return CUDA_SUCCESS; }
+  return CUDA_ERROR_INVALID_HANDLE;
+}
+static int live_stream(CUstream s) { if (!s) return 1; for (int i = 0; i < nstreams; i++) if (streams[i] == s) return 1; return 0; }
 CUresult cuStreamSynchronize(CUstream s) { return CUDA_SUCCESS; }
 // An event: its flags, and the time it was last recorded (work is synchronous, so recording is
 // reaching it), -1 before that.
@@ -157,8 +166,18 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
   if (bx * by * bz > 1024 || bx * by * bz == 0 || gx == 0 || gy == 0 || gz == 0 || extra != NULL) return CUDA_ERROR_INVALID_VALUE;
   if (shared > 48 * 1024) return CUDA_ERROR_INVALID_VALUE;
   Dim g = {gx, gy, gz}, b = {bx, by, bz};
+  if (!live_stream(s)) return CUDA_ERROR_INVALID_HANDLE;
   running = e->name;
   e->kernel(params, g, b, shared);
   running = NULL;
   return CUDA_SUCCESS;
+}
+// A launch with attributes: only programmatic stream serialization, the one the project sets; the
+// layout is cuda.h's own, so a field the Java side writes at the wrong offset shows here.
+CUresult cuLaunchKernelEx(const CUlaunchConfig* c, CUfunction f, void** params, void** extra) {
+  if (c->numAttrs != 1 || c->attrs == NULL) return CUDA_ERROR_INVALID_VALUE;
+  if (c->attrs[0].id != CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
+      || c->attrs[0].value.programmaticStreamSerializationAllowed != 1) return CUDA_ERROR_INVALID_VALUE;
+  return cuLaunchKernel(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
+      c->sharedMemBytes, c->hStream, params, extra);
 }

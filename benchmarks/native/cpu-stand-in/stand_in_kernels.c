@@ -194,6 +194,7 @@ static void attention_bf16(void** a, Dim g, Dim b, unsigned s) { attention(a, g,
 // test_kernels.cu of cuda-jna
 static void axpy_f32(void** a, Dim g, Dim b, unsigned s) { float al = F(0); const float* x = P(1); float* y = P(2); int n = I(3);
   check_range(x, n * 4); check_range(y, n * 4); for (int i = 0; i < n && i < (long long) g.x * b.x; i++) y[i] = al * x[i] + y[i]; }
+static void axpy_after_f32(void** a, Dim g, Dim b, unsigned s) { axpy_f32(a, g, b, s); }
 static void iota_i64(void** a, Dim g, Dim b, unsigned s) { long long* o = P(0); long long base = L(1); int n = I(2); check_range(o, n * 8L); for (int i = 0; i < n; i++) o[i] = base + i; }
 #define E(n, p) {#n, n, p}
 Entry STAND_IN_KERNELS[] = {
@@ -202,4 +203,4 @@ Entry STAND_IN_KERNELS[] = {
   E(attention_f32, 9), E(attention_bf16, 9),
   E(add_f32, 4), E(add_bf16, 4), E(swiglu_f32, 4), E(swiglu_bf16, 4), E(argmax_f32, 3), E(argmax_bf16, 3), E(matvec_f32, 7), E(matvec_bf16, 7),
   E(matvec_swiglu_f32, 6), E(matvec_swiglu_bf16, 6), E(hold, 3),
-  E(init_uniform_f32, 4), E(init_uniform_bf16, 4), E(fill_f32, 3), E(fill_bf16, 3), E(axpy_f32, 4), E(iota_i64, 3), {0, 0, 0}};
+  E(init_uniform_f32, 4), E(init_uniform_bf16, 4), E(fill_f32, 3), E(fill_bf16, 3), E(axpy_f32, 4), E(axpy_after_f32, 4), E(iota_i64, 3), {0, 0, 0}};

@@ -58,6 +58,8 @@ final class CudaDriver {
 
   private static volatile @Nullable Throwable loadFailure;
   private static volatile boolean loaded;
+  /** The library the natives were registered against, once loaded. */
+  private static volatile @Nullable NativeLibrary library;
 
   private CudaDriver() {}
 
@@ -76,7 +78,9 @@ final class CudaDriver {
     StringBuilder tried = new StringBuilder();
     for (String name : NAMES) {
       try {
-        Native.register(CudaDriver.class, NativeLibrary.getInstance(name));
+        NativeLibrary lib = NativeLibrary.getInstance(name);
+        Native.register(CudaDriver.class, lib);
+        library = lib;
         loaded = true;
         return null;
       } catch (UnsatisfiedLinkError e) {
@@ -193,6 +197,11 @@ final class CudaDriver {
   static native int cuGetErrorName(int error, PointerByReference name);
 
   static native int cuGetErrorString(int error, PointerByReference text);
+
+  /** The driver library, for entry points registered apart ({@link CudaLaunchEx}); null before {@link #load()}. */
+  static @Nullable NativeLibrary library() {
+    return library;
+  }
 
   /** Whether {@link #load()} succeeded, so that natives may be called. */
   static boolean isLoaded() {

@@ -97,6 +97,10 @@ public final class DecodeDemo implements Callable<Integer> {
       + " instead of 16).")
   private boolean fuse;
 
+  @Option(names = "--pdl", description = "CUDA: launch the decode kernels as programmatic dependent launches"
+      + " (compute capability 9.0 and up): each may start while the one before it finishes.")
+  private boolean pdl;
+
   @Option(names = "--profile", description = "CUDA: print where a token's time goes: the host's time split into"
       + " launches, cuBLAS calls, allocating, recycling, read-back waits and the rest, and the GPU's time per token"
       + " from events (and, from an extra run, the GPU alone).")
@@ -281,7 +285,7 @@ public final class DecodeDemo implements Callable<Integer> {
       default -> throw new ParameterException(spec.commandLine(),
           "unknown --matmul '" + matmul + "': choose kernel or cublas");
     };
-    GpuDemo.run(out, new GpuDemo.Settings(model, cfg, dtype, bucketPolicy, modes, cublas, fuse, poison, tokens,
+    GpuDemo.run(out, new GpuDemo.Settings(model, cfg, dtype, bucketPolicy, modes, cublas, fuse, pdl, poison, tokens,
         readbackLag, seed, profile, !noProgress, report));
     return 0;
   }

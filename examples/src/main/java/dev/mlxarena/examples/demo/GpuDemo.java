@@ -23,8 +23,8 @@ final class GpuDemo {
 
   /** What the command line asked for. */
   record Settings(String model, ModelConfig cfg, DType dtype, BucketPolicy policy, List<GpuRun.Mode> modes,
-      boolean cublas, boolean fused, boolean poison, int tokens, int lag, long seed, boolean profile, boolean progress,
-      @Nullable Path report) {
+      boolean cublas, boolean fused, boolean dependent, boolean poison, int tokens, int lag, long seed, boolean profile,
+      boolean progress, @Nullable Path report) {
 
     GpuRun.Probe probe() {
       return profile ? GpuRun.Probe.PROFILE : GpuRun.Probe.NONE;
@@ -38,7 +38,7 @@ final class GpuDemo {
     ModelConfig cfg = s.cfg();
     List<GpuRun.Result> results = new ArrayList<>();
     GpuRun.Result held = null;
-    try (GpuEngine engine = GpuEngine.open(cfg, s.dtype(), s.cublas(), s.fused(), s.seed())) {
+    try (GpuEngine engine = GpuEngine.open(cfg, s.dtype(), s.cublas(), s.fused(), s.dependent(), s.seed())) {
       out.printf(Locale.ROOT, "mlx-arena demo: %s, %d layers, hidden %d, %d heads (%d KV heads), FFN %d, vocab %d, %s;"
               + " %d tokens on %s (sm_%d, %s)%n",
           s.model(), cfg.layers(), cfg.hidden(), cfg.heads(), cfg.kvHeads(), cfg.ffn(), cfg.vocab(),
@@ -49,7 +49,9 @@ final class GpuDemo {
               : "cuBLAS " + engine.blas.versionString() + " (" + Cublas.libraryPath() + ") in " + engine.blasMillis + " ms",
           human(engine.model.weightBytes()), engine.weightsMillis);
       out.println("ops: " + (s.fused() ? "fused (QKV in one product, gate and up with SwiGLU, attention in one kernel,"
-          + " residual adds in the products" + (s.cublas() ? " but cuBLAS's" : "") + ")" : "one kernel per op"));
+          + " residual adds in the products" + (s.cublas() ? " but cuBLAS's" : "") + ")" : "one kernel per op")
+          + (engine.kernels.dependent() ? "; programmatic dependent launches"
+              : s.dependent() ? "; no dependent launches (they need compute capability 9.0)" : ""));
       // Unreported warm-ups first: JIT compilation, lazy module loading and cuBLAS's first calls
       // would otherwise flatter whichever mode ran last.
       int warm = Math.min(s.tokens(), 16);

@@ -56,6 +56,15 @@ final class GpuEngine implements AutoCloseable {
    *     cannot be loaded (the message says where they were looked for)
    */
   static GpuEngine open(ModelConfig cfg, DType dtype, boolean cublas, boolean fused, long seed) {
+    return open(cfg, dtype, cublas, fused, false, seed);
+  }
+
+  /**
+   * {@link #open(ModelConfig, DType, boolean, boolean, long)}, the decode kernels launched as
+   * programmatic dependent launches when {@code dependent} and the GPU has compute capability 9.0
+   * or more ({@link GpuKernels#dependent()} says whether they are).
+   */
+  static GpuEngine open(ModelConfig cfg, DType dtype, boolean cublas, boolean fused, boolean dependent, long seed) {
     CudaDevice device = CudaDevice.open(0);
     CudaStream stream = null;
     CudaModule module = null;
@@ -67,7 +76,7 @@ final class GpuEngine implements AutoCloseable {
       module = GpuKernels.load(device);
       long compileMillis = (System.nanoTime() - t0) / 1_000_000;
       OpTimer ops = new OpTimer();
-      GpuKernels kernels = new GpuKernels(module, stream, dtype, ops);
+      GpuKernels kernels = new GpuKernels(module, stream, dtype, ops, dependent && device.computeCapability() >= 90);
       t0 = System.nanoTime();
       blas = cublas ? Cublas.create(stream) : null;
       long blasMillis = (System.nanoTime() - t0) / 1_000_000;

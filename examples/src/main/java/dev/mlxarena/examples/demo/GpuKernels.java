@@ -31,6 +31,7 @@ final class GpuKernels {
   private final int multiprocessors;
   /** Elements per 16-byte vector: what the kernels load at once. */
   private final int vector;
+  private final boolean dependent;
   private final CudaKernel embed;
   private final CudaKernel rmsNorm;
   private final CudaKernel rope;
@@ -49,6 +50,15 @@ final class GpuKernels {
 
   /** The kernels for {@code dtype} ({@link DType#F32} or {@link DType#BF16}) out of {@code module}. */
   GpuKernels(CudaModule module, CudaStream stream, DType dtype, OpTimer ops) {
+    this(module, stream, dtype, ops, false);
+  }
+
+  /**
+   * The kernels for {@code dtype}, launched as programmatic dependent launches when {@code
+   * dependent} ({@link CudaKernel#dependentLaunches}: each may start while the one before it
+   * finishes; every kernel of the file waits for its predecessor first).
+   */
+  GpuKernels(CudaModule module, CudaStream stream, DType dtype, OpTimer ops, boolean dependent) {
     if (dtype != DType.F32 && dtype != DType.BF16) {
       throw new IllegalArgumentException("the decode kernels take F32 or BF16, not " + dtype);
     }
@@ -73,6 +83,16 @@ final class GpuKernels {
     initUniform = module.kernel("init_uniform" + t, 4);
     fill = module.kernel("fill" + t, 3);
     hold = module.kernel("hold", 3);
+    for (CudaKernel k : new CudaKernel[] {embed, rmsNorm, rope, scores, softmax, values, attention, add, swiglu, argmax,
+        matvec, matvecSwiglu}) {
+      k.dependentLaunches(dependent);
+    }
+    this.dependent = dependent;
+  }
+
+  /** Whether the decode kernels are programmatic dependent launches. */
+  boolean dependent() {
+    return dependent;
   }
 
   /** Compiles (or takes from the caches) and loads the kernel source for {@code device}. */

@@ -7,6 +7,8 @@
 // half of a float; round to nearest even on the way back, NaN kept quiet).
 //
 // Rules every kernel keeps:
+// - it starts with after_previous_kernel(), so that it may be launched as a programmatic dependent
+//   launch (it waits there for the kernel before it on the stream);
 // - it writes the whole of its output before anything reads it, so no kernel depends on a buffer
 //   being zeroed: recycled (or poisoned) pool memory is fine;
 // - reductions run in a fixed order and there are no atomics, so results are the same bits run to
@@ -53,6 +55,17 @@ __device__ __forceinline__ void st(float* p, long long i, float v) { p[i] = v; }
 __device__ __forceinline__ void st(bf16* p, long long i, float v) { p[i] = f2bf(v); }
 
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
+
+// With a programmatic dependent launch (sm_90 and up) the kernel may start while the kernel before
+// it on the stream is still running: wait here until that grid has finished and its memory is
+// visible, before touching any, then let the next kernel start launching. Without that launch
+// attribute both instructions return at once.
+__device__ __forceinline__ void after_previous_kernel() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
 
 __device__ __forceinline__ float dot2(unsigned int a, unsigned int b) {
   return __uint_as_float(a << 16) * __uint_as_float(b << 16)
@@ -136,6 +149,7 @@ __device__ __forceinline__ float block_max(float v, float* red) { return block_r
 // never produces one).
 template <typename T>
 __device__ void embed(const T* table, const int* token, T* out, int hidden, int vocab) {
+  after_previous_kernel();
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= hidden) {
     return;
@@ -149,6 +163,7 @@ __device__ void embed(const T* table, const int* token, T* out, int hidden, int 
 // number of vectors and the memory aligned (a 2048-wide bf16 row is one vector per thread of 256).
 template <typename T>
 __device__ void rms_norm(const T* x, const T* w, T* out, int n, float eps) {
+  after_previous_kernel();
   __shared__ float red[32];
   typedef typename Vec16<T>::type V;
   const int k = Vec16<T>::n;
@@ -206,6 +221,7 @@ template <typename T>
 __device__ void rope_store_kv(const T* q, const T* k, const T* v, const float* cos_t,
                               const float* sin_t, T* q_out, T* k_cache, T* v_cache, int pos,
                               int heads, int kv_heads, int head_dim) {
+  after_previous_kernel();
   int half = head_dim >> 1;
   int q_pairs = heads * half;
   int k_pairs = kv_heads * half;
@@ -236,6 +252,7 @@ __device__ void rope_store_kv(const T* q, const T* k, const T* v, const float* c
 template <typename T>
 __device__ void attn_scores(const T* q, const T* k_cache, float* scores, int n, int heads,
                             int kv_heads, int head_dim, int stride, float scale) {
+  after_previous_kernel();
   int h = blockIdx.y;
   int lane = threadIdx.x & 31;
   int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -404,6 +421,7 @@ __device__ void values_block(const float* p, const T* v_cache, T* out, float* pa
 template <typename T>
 __device__ void attn_values(const float* probs, const T* v_cache, T* out, int n, int heads,
                             int kv_heads, int head_dim, int stride) {
+  after_previous_kernel();
   extern __shared__ float part[];
   int h = blockIdx.x;
   values_block(probs + (long long) h * stride, v_cache, out + (long long) h * head_dim, part, n, kv_heads,
@@ -417,6 +435,7 @@ __device__ void attn_values(const float* probs, const T* v_cache, T* out, int n,
 template <typename T>
 __device__ void attention(const T* q, const T* k_cache, const T* v_cache, T* out, int n, int heads, int kv_heads,
                           int head_dim, float scale) {
+  after_previous_kernel();
   extern __shared__ float shared[];
   __shared__ float red[32];
   int h = blockIdx.x;
@@ -431,6 +450,7 @@ __device__ void attention(const T* q, const T* k_cache, const T* v_cache, T* out
 
 template <typename T>
 __device__ void add(const T* a, const T* b, T* out, int n) {
+  after_previous_kernel();
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) {
     st(out, i, ld(a, i) + ld(b, i));
@@ -440,6 +460,7 @@ __device__ void add(const T* a, const T* b, T* out, int n) {
 // out = silu(gate) * up, silu(a) = a / (1 + e^-a).
 template <typename T>
 __device__ void swiglu(const T* gate, const T* up, T* out, int n) {
+  after_previous_kernel();
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) {
     float a = ld(gate, i);
@@ -463,6 +484,7 @@ __device__ __forceinline__ void warp_argmax(float& best, int& idx) {
 // 0 when nothing beats minus infinity. One block.
 template <typename T>
 __device__ void argmax(const T* x, int n, int* out) {
+  after_previous_kernel();
   __shared__ float best_v[32];
   __shared__ int best_i[32];
   int lane = threadIdx.x & 31;
@@ -605,6 +627,7 @@ __device__ __forceinline__ bool join_splits(float (&acc)[NR], int k, int splits,
 template <typename T>
 __device__ void matvec(const T* __restrict__ w, const T* __restrict__ x, const T* add, T* y, int rows, int cols,
                        int splits) {
+  after_previous_kernel();
   __shared__ float part[1][32];
   RowSplit r = row_split(w, x, cols, splits);
   float acc[1];
@@ -620,6 +643,7 @@ __device__ void matvec(const T* __restrict__ w, const T* __restrict__ x, const T
 // and then the up's ffn rows ([2 * ffn][cols]). Grid as matvec's, over ffn rows.
 template <typename T>
 __device__ void matvec_swiglu(const T* __restrict__ w, const T* __restrict__ x, T* y, int ffn, int cols, int splits) {
+  after_previous_kernel();
   __shared__ float part[2][32];
   RowSplit r = row_split(w, x, cols, splits);
   float acc[2];
@@ -642,6 +666,7 @@ __device__ __forceinline__ unsigned long long mix64(unsigned long long z) {
 // alone, not on the launch shape, so the host can reproduce any element. Grid-stride.
 template <typename T>
 __device__ void init_uniform(T* out, long long n, unsigned long long seed, float scale) {
+  after_previous_kernel();
   long long step = (long long) gridDim.x * blockDim.x;
   for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
     unsigned long long z = mix64(seed ^ mix64((unsigned long long) i));
@@ -652,6 +677,7 @@ __device__ void init_uniform(T* out, long long n, unsigned long long seed, float
 
 template <typename T>
 __device__ void fill(T* out, long long n, float value) {
+  after_previous_kernel();
   long long step = (long long) gridDim.x * blockDim.x;
   for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
     st(out, i, value);
@@ -697,6 +723,7 @@ extern "C" __global__ void attn_scores_bf16(const bf16* q, const bf16* k_cache, 
 // Row r of [rows][stride]: out = exp(in - max) / sum over the first n entries. One block per row.
 extern "C" __global__ void softmax_rows_f32(const float* in, float* out, int n, int stride) {
   __shared__ float red[32];
+  after_previous_kernel();
   softmax_row(in + (long long) blockIdx.x * stride, out + (long long) blockIdx.x * stride, n, red);
 }
 

@@ -63,8 +63,8 @@ class GpuDecodeTest {
     }
   }
 
-  private static Decode onGpu(ModelConfig cfg, boolean cublas, boolean fused) {
-    try (GpuEngine engine = GpuEngine.open(cfg, DType.F32, cublas, fused, SEED)) {
+  private static Decode onGpu(ModelConfig cfg, boolean cublas, boolean fused, boolean dependent) {
+    try (GpuEngine engine = GpuEngine.open(cfg, DType.F32, cublas, fused, dependent, SEED)) {
       List<float[]> logits = new ArrayList<>();
       engine.model.tapLogits(logits::add);
       GpuRun.Result r = GpuRun.run(engine, GpuRun.Mode.POOLED, BucketPolicy.powerOfTwo(), false, TOKENS, 2, SEED, t -> {});
@@ -73,8 +73,12 @@ class GpuDecodeTest {
   }
 
   private static void assertSameFunction(ModelConfig cfg, boolean cublas, boolean fused) {
+    assertSameFunction(cfg, cublas, fused, false);
+  }
+
+  private static void assertSameFunction(ModelConfig cfg, boolean cublas, boolean fused, boolean dependent) {
     Decode host = onHost(cfg);
-    Decode gpu = onGpu(cfg, cublas, fused);
+    Decode gpu = onGpu(cfg, cublas, fused, dependent);
     assertArrayEquals(host.ids(), gpu.ids(), "greedy tokens, GPU against host");
     assertEquals(TOKENS, gpu.logits().size());
     double worst = 0;
@@ -91,9 +95,10 @@ class GpuDecodeTest {
       worst = Math.max(worst, rel);
       assertTrue(rel <= 1e-3, "step " + step + ": logits differ by " + rel + " relative");
     }
-    System.out.printf(Locale.ROOT, "%s, %s, %s: %d tokens equal (%s), logits within %.2e relative%n",
+    System.out.printf(Locale.ROOT, "%s, %s, %s%s: %d tokens equal (%s), logits within %.2e relative%n",
         cfg.kvHeads() == cfg.heads() ? "tiny" : "tiny GQA", cublas ? "cuBLAS" : "matvec kernel",
-        fused ? "fused ops" : "one kernel per op", TOKENS, DemoRun.checksum(gpu.ids()), worst);
+        fused ? "fused ops" : "one kernel per op", dependent ? ", dependent launches" : "", TOKENS,
+        DemoRun.checksum(gpu.ids()), worst);
   }
 
   @Test
@@ -110,6 +115,12 @@ class GpuDecodeTest {
   void tinyWithFusedOpsEqualsTheHost() {
     assertSameFunction(TINY_GQA, false, true);
     assertSameFunction(TINY, true, true);
+  }
+
+  @Test
+  void tinyWithDependentLaunchesEqualsTheHost() {
+    assertSameFunction(TINY_GQA, false, false, true);
+    assertSameFunction(TINY_GQA, false, true, true);
   }
 
   @Test
