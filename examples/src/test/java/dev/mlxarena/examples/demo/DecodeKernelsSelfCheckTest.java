@@ -137,9 +137,9 @@ class DecodeKernelsSelfCheckTest {
   }
 
   private void print() {
-    System.out.printf(Locale.ROOT, "%-16s %-5s %-36s %12s %10s  %s%n", "kernel", "type", "shape", "rel. error", "tolerance", "");
+    System.out.printf(Locale.ROOT, "%-18s %-5s %-40s %12s %10s  %s%n", "kernel", "type", "shape", "rel. error", "tolerance", "");
     for (Row r : rows) {
-      System.out.printf(Locale.ROOT, "%-16s %-5s %-36s %12.3e %10.0e  %s%n", r.kernel(), r.dtype().shortName(), r.shape(),
+      System.out.printf(Locale.ROOT, "%-18s %-5s %-40s %12.3e %10.0e  %s%n", r.kernel(), r.dtype().shortName(), r.shape(),
           r.error(), r.tolerance(), r.ok() ? "ok" : "FAILED " + r.note());
     }
   }
@@ -582,8 +582,8 @@ class DecodeKernelsSelfCheckTest {
     int[][] shapes = {{2048, 2048}, {512, 2048}, {3072, 2048}, {8192, 2048}, {2048, 8192}, {32000, 2048}};
     System.out.printf(Locale.ROOT, "%nmatrix-vector products, bf16, microseconds each: GPU alone (%d back to back behind"
         + " a hold, events) and the host's time to enqueue one (best of 40 rounds of %d)%n", REPS, REPS);
-    System.out.printf(Locale.ROOT, "%-14s %7s %18s %18s %18s %8s%n", "rows x cols", "MiB", "cublasGemmEx gpu/host",
-        "cublas gemv gpu/host", "matvec kernel gpu/host", "splits");
+    System.out.printf(Locale.ROOT, "%-14s %7s %18s %18s %18s %8s%n", "rows x cols", "MiB", "GemmEx gpu/host",
+        "gemv gpu/host", "kernel gpu/host", "splits");
     for (int[] s : shapes) {
       try (Scope sc = pool.openScope()) {
         scope = sc;
@@ -669,7 +669,7 @@ class DecodeKernelsSelfCheckTest {
         {"matvec down + residual", 0, 1, (IntConsumer) i -> bf.matvec(at(wd, i), o3, x, o1, h, ffn)},
       };
       double[] layer = new double[4];
-      System.out.printf(Locale.ROOT, "%-30s %10s %10s %8s %8s%n", "kernel", "GPU", "host", "per op", "fused");
+      System.out.printf(Locale.ROOT, "%-30s %10s %10s %20s%n", "kernel", "GPU", "host", "a layer has: per op / fused");
       for (Object[] op : ops) {
         IntConsumer r = (IntConsumer) op[3];
         double host = hostMicros(r);
@@ -680,7 +680,7 @@ class DecodeKernelsSelfCheckTest {
         layer[1] += eager * host;
         layer[2] += fused * gpu;
         layer[3] += fused * host;
-        System.out.printf(Locale.ROOT, "%-30s %10.2f %10.2f %8d %8d%n", op[0], gpu, host, eager, fused);
+        System.out.printf(Locale.ROOT, "%-30s %10.2f %10.2f %14d / %d%n", op[0], gpu, host, eager, fused);
       }
       System.out.printf(Locale.ROOT, "a layer, one kernel per op: GPU %.1f us, host %.1f us; fused: GPU %.1f us, host"
           + " %.1f us (16 layers: x16, plus the LM head, a norm, the embedding and argmax)%n",
