@@ -20,8 +20,9 @@
 #              demo's tiny --compare --poison
 #   llama      the demo's llama-1b --compare --profile (pooled, cuMemAlloc, cuMemAllocAsync: where a
 #              token's time goes, and the GPU alone): one kernel per op, fused, and each again with
-#              programmatic dependent launches; then pooled with cuBLAS, profiled; then fused with
-#              dependent launches, pooled, with the host waiting for every token (lag 0)
+#              programmatic dependent launches; then pooled unprofiled (what profiling costs); pooled
+#              with cuBLAS, profiled; fused with dependent launches, pooled, the host waiting for
+#              every token (lag 0)
 #   torch      torch_decode.py, llama-1b and tiny, with and without PyTorch's caching allocator
 #   sanitizer  a tiny --compare under compute-sanitizer --tool memcheck: one kernel per op, then fused
 #              with dependent launches
@@ -119,6 +120,7 @@ for p in "${parts[@]}"; do
       for ops in "" "--fuse" "--pdl" "--fuse --pdl"; do
         part llama 150 "$demo_cmd --model llama-1b --tokens $tokens --compare --profile $ops"
       done
+      part llama 100 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool"
       part llama 100 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --matmul cublas --profile"
       part llama 100 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --fuse --pdl --readback-lag 0" ;;
     torch)
