@@ -39,6 +39,11 @@ final class Evictor implements DeviceLedger.Reclaimer {
     }
   }
 
+  /** Bytes the cache may still grow by before the cache limit: what a stream scope may adopt. */
+  long cacheRoom() {
+    return cacheLimit == Long.MAX_VALUE ? Long.MAX_VALUE : cacheLimit - counters.cachedBytesNow();
+  }
+
   /** Gives cached buffers back until at most {@code targetCached} bytes stay cached; returns the bytes freed. */
   long trimTo(long targetCached, String reason) {
     return reclaim(counters.cachedBytesNow() - targetCached, reason);
@@ -108,11 +113,13 @@ final class Evictor implements DeviceLedger.Reclaimer {
 
   /**
    * What the device ledger may reclaim for an allocation through {@code scope}, on its thread under
-   * the lock: the pool's lists, then the scope's own reserve.
+   * the lock: the pool's lists, then the scope's own reserve, unless the scope adopted it from its
+   * stream's lane: those blocks wait for the lane's fence, which has not been polled, and go back to
+   * the device only once it has completed (see {@code StreamLanes}).
    */
   DeviceLedger.Reclaimer forScope(ScopeState scope) {
     Reserve own = scope.reserve;
-    if (own == null) {
+    if (own == null || scope.adopted != null) {
       return this;
     }
     return new DeviceLedger.Reclaimer() {

@@ -20,8 +20,10 @@ import org.jspecify.annotations.Nullable;
  * instead (every held block, changed only under the lock) and file each block by its state, a
  * plain field its owner writes without the lock: every block is counted exactly once, as live,
  * free or waiting for a fence, and a block changing hands at that moment may be filed under either
- * of its two states. Only {@link #verify()} and the device-buffer snapshots, which the tests run on
- * a pool no other thread uses, look into the reserves.
+ * of its two states. Blocks in a stream's lane are FREE but wait for its fence; the lanes change
+ * only under the lock, so they are walked to file those as waiting. Only {@link #verify()} and the
+ * device-buffer snapshots, which the tests run on a pool no other thread uses, look into the
+ * reserves.
  */
 @SuppressWarnings("try") // try (PoolLock held = lock.hold()) holds the lock for a section
 final class PoolAudit {
@@ -31,6 +33,7 @@ final class PoolAudit {
   private final FreeLists free;
   private final OpenScopes scopes;
   private final FenceQueue fences;
+  private final StreamLanes lanes;
   private final PoolCounters counters;
 
   PoolAudit(
@@ -40,6 +43,7 @@ final class PoolAudit {
       FreeLists free,
       OpenScopes scopes,
       FenceQueue fences,
+      StreamLanes lanes,
       PoolCounters counters) {
     this.lock = lock;
     this.policy = policy;
@@ -47,6 +51,7 @@ final class PoolAudit {
     this.free = free;
     this.scopes = scopes;
     this.fences = fences;
+    this.lanes = lanes;
     this.counters = counters;
   }
 
@@ -71,7 +76,9 @@ final class PoolAudit {
           n++;
         }
       }
-      return n;
+      int[] inLanes = {0}; // FREE, but waiting for their stream's fence (see StreamLanes)
+      lanes.forEach(b -> inLanes[0] += b.bucket == bucket ? 1 : 0);
+      return n - inLanes[0];
     }
   }
 
@@ -181,6 +188,13 @@ final class PoolAudit {
       waiting[0]++;
       waiting[1] += b.capacity;
     });
+    lanes.forEach(b -> { // free for its stream, waiting for a fence for everyone else
+      if (problem[0] == null && (b.state != Block.FREE || !Boolean.FALSE.equals(seen.put(b, Boolean.TRUE)))) {
+        problem[0] = "a block in a stream's lane in state " + b.state + " or listed twice: " + b.raw;
+      }
+      waiting[0]++;
+      waiting[1] += b.capacity;
+    });
     if (problem[0] != null) {
       return problem[0];
     }
@@ -229,6 +243,10 @@ final class PoolAudit {
         freeCounts[b.bucket]++;
       }
     }
+    lanes.forEach(b -> { // FREE, but waiting for their stream's fence (see StreamLanes)
+      freeCounts[b.bucket]--;
+      waiting[b.bucket]++;
+    });
     List<BucketStats> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       if (live[i] + freeCounts[i] + waiting[i] > 0) {
@@ -246,6 +264,15 @@ final class PoolAudit {
       for (int i = 0; i < registry.size(); i++) {
         out.add(registry.get(i).raw);
       }
+      return out;
+    }
+  }
+
+  /** The device buffers waiting in {@code stream}'s lane: free for it, not yet for anyone else. */
+  List<DeviceBuffer> streamDeviceBuffers(DeviceStream stream) {
+    try (PoolLock held = lock.hold()) {
+      List<DeviceBuffer> out = new ArrayList<>();
+      lanes.blocksOf(stream).forEach(b -> out.add(b.raw));
       return out;
     }
   }
