@@ -134,9 +134,7 @@ final class DeviceLedger {
     Block b = new Block(device, raw, bucket, capacity);
     b.claimMemory(); // fails only for a device that hands out memory someone owns: not freed here
     try {
-      if (PlantedFault.active != PlantedFault.FRESH_NOT_ZEROED) {
-        device.fillZero(raw, 0, capacity);
-      }
+      device.fillZero(raw, 0, capacity);
       if (residency != null) {
         residency.add(raw);
       }
@@ -306,7 +304,7 @@ final class DeviceLedger {
 
   /** Commits the residency changes staged so far (a no-op without a residency set). */
   void commit() {
-    if (residency != null && PlantedFault.active != PlantedFault.NO_RESIDENCY_COMMIT) {
+    if (residency != null) {
       residency.commit();
       counters.residencyCommits++;
     }

@@ -50,9 +50,6 @@ final class FreeLists {
   void add(Block b) {
     b.state = Block.FREE;
     BlockStack.push(global, b);
-    if (PlantedFault.active == PlantedFault.DOUBLE_PUSH) {
-      BlockStack.push(global, b);
-    }
   }
 
   /**

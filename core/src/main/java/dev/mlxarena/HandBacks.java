@@ -340,7 +340,6 @@ final class HandBacks {
       @Nullable PoolCounters active) {
     Block[] bs = scope.blocks;
     long[] gs = scope.generations;
-    boolean doublePush = PlantedFault.active == PlantedFault.DOUBLE_PUSH;
     // Totals in locals: the generation's release store in the loop would otherwise force every
     // counter update out to memory on each iteration.
     long count = 0;
@@ -350,20 +349,13 @@ final class HandBacks {
     for (int i = 0, n = scope.count; i < n; i++) {
       Block b = bs[i];
       if (b.generationPlain() == gs[i]) {
-        kill(b, why);
+        b.kill(why);
         b.state = Block.FREE;
         touched[b.bucket >>> 6] |= 1L << b.bucket;
         if (target == null) {
           lists.push(b);
         } else if (kept != i) {
           bs[kept] = b; // compacting the record into the next tape, in allocation order
-        }
-        if (doublePush) { // the planted fault: the block goes on a stack a second time
-          if (target == null) {
-            lists.push(b);
-          } else {
-            target.push(b);
-          }
         }
         kept++;
         count++;
@@ -423,16 +415,9 @@ final class HandBacks {
 
   /** Ends the lease of a LIVE block and takes it out of the active figures. */
   private void leaveLive(Block b, byte why) {
-    kill(b, why);
+    b.kill(why);
     counters.activeCount--;
     counters.activeBytes -= b.capacity;
     counters.requestedBytes -= b.byteLength;
-  }
-
-  /** Makes every handle to {@code b} stale (unless a fault is planted, for the mutation check). */
-  private static void kill(Block b, byte why) {
-    if (why != Block.DEATH_RESET || PlantedFault.active != PlantedFault.RESET_KEEPS_HANDLES_LIVE) {
-      b.kill(why);
-    }
   }
 }
