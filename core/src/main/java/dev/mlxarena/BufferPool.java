@@ -48,7 +48,16 @@ import org.jspecify.annotations.Nullable;
  * by one thread and approximate while other threads allocate. {@link #close()} may race with
  * other threads' allocations and accesses: it leaves their scopes' records and reserves to them,
  * and no memory goes back to the device while the library reads or writes it (see {@link
- * Buffer}). Fences and streams are never called under the lock (see {@link Fence}).
+ * Buffer}). Fences and streams are never called under the lock (see {@link Fence}); the device and
+ * its residency set are (fresh allocations, frees, commits), so a {@link Device} must not call back
+ * into its pool.
+ *
+ * <h2>Memory safety</h2>
+ * No sequence of public calls, on one thread or across threads, crashes the JVM or reads or writes
+ * memory that went back to the device through the library's own accessors; misuse throws ({@link
+ * StaleBufferException}, {@link PoolClosedException}, {@link IllegalStateException}). {@link
+ * Buffer} says what an access pins, and what a view from {@link Buffer#asByteBuffer()} leaves to
+ * the caller.
  *
  * <p>This class is the façade: it holds the lock, checks arguments and the pool's state, and hands
  * each call to the room that owns the state it changes (see {@code core/README.md}).
