@@ -218,7 +218,9 @@ public final class Buffer implements AutoCloseable {
       throw new IllegalArgumentException("slice of " + elements + " elements");
     }
     long length = elements * size;
-    HostMemory.checkRange(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
+    if (!HostMemory.inRange(byteOffset, length, byteLength())) {
+      throw HostMemory.outOfRange(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
+    }
     return new Buffer(b, generation, recycler, new View(offset() + byteOffset, length, elements));
   }
 
@@ -253,7 +255,9 @@ public final class Buffer implements AutoCloseable {
    */
   public ByteBuffer asByteBuffer(long byteOffset, long length) {
     Block b = live();
-    HostMemory.checkRange(byteOffset, length, capacity(), "buffer (" + b.describe() + ")");
+    if (!HostMemory.inRange(byteOffset, length, capacity())) {
+      throw HostMemory.outOfRange(byteOffset, length, capacity(), "buffer (" + b.describe() + ")");
+    }
     return HostAccess.userView(b, offset() + byteOffset, length);
   }
 
