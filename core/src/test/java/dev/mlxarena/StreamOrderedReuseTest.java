@@ -55,12 +55,28 @@ class StreamOrderedReuseTest {
     assertFalse(a.last().reached(), "the device has not run the first token");
     assertEquals(1, pool.stats().deferredCount(), "waiting for A's fence, for everyone but A");
     assertEquals(0, pool.freeCount(), "not cached: no one else may take it yet");
+    assertEquals(0, pool.freeCount(4096));
+    BucketStats bucket = pool.bucketStats().get(0);
+    assertEquals(0, bucket.free(), "free for A alone: filed as waiting per bucket too");
+    assertEquals(1, bucket.deferred());
     try (Scope t = pool.openScope(a)) {
       assertSame(first, raw(t.alloc(4096, DType.U8)), "A runs in order: no wait needed");
       assertEquals(0, pool.stats().deferredCount());
     }
     assertEquals(1, pool.stats().freshAllocations());
     assertEquals(0, a.polls(), "reuse on the same stream polls no fence");
+  }
+
+  @Test
+  void theMemoryLimitNeverGivesBackAReserveAdoptedFromALaneWhoseFenceIsPending() {
+    pool.close();
+    pool = BufferPool.create(device, PoolOptions.builder().memoryLimit(8192).build());
+    DeviceBuffer first = tokenOn(a, 4096);
+    try (Scope t = pool.openScope(a)) { // adopts A's entry: the device may still use its buffer
+      assertThrows(PoolExhaustedException.class, () -> t.alloc(8192, DType.U8));
+      assertSame(first, raw(t.alloc(4096, DType.U8)), "not given back: A may still use it");
+    }
+    assertEquals(1, pool.stats().freshAllocations());
   }
 
   @Test
