@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the project's GPU path on the CPU, so that a GPU run spends its device time on measuring
-# rather than on finding a wrong argument. Builds stand-ins for libcuda, NVRTC and cuBLAS
+# rather than on finding a wrong argument. Builds stand-ins for libcuda, NVRTC, cuBLAS and NCCL
 # (cpu-stand-in/: synchronous, device memory is host memory, the demo's kernels as C functions that
-# walk the same grid and check every range they touch against the live allocations; the toolkit's
-# cuda.h gives the driver's prototypes), then runs against them, over a kit device-kit.sh packed:
+# walk the same grid and check every range they touch against the live allocations; STAND_IN_GPUS
+# GPUs in one process, an all-reduce that sums on the host; the toolkit's cuda.h gives the
+# driver's prototypes), then runs against them, over a kit device-kit.sh packed:
 # the CUDA backend's tests, the demo's GPU tests and kernel self-check, tiny --compare runs (with
 # --llama, also llama-1b runs of four tokens, several minutes of CPU). Timings mean nothing here; kernels'
 # numerics are checked on the GPU itself (DecodeKernelsSelfCheckTest).
@@ -26,10 +27,13 @@ inc=${CUDA_HOME:-/usr/local/cuda}/include
 libs=$(mktemp -d)
 trap 'rm -rf "$libs"' EXIT
 src="$here/cpu-stand-in"
-cc -O2 -fPIC -shared -Wall -I"$inc" -o "$libs/libcuda.so.1" "$src/stand_in_driver.c" "$src/stand_in_kernels.c" -lm &&
+cc -O2 -fPIC -shared -Wall -I"$inc" -o "$libs/libcuda.so.1" "$src/stand_in_driver.c" "$src/stand_in_kernels.c" -lm \
+    -lpthread &&
   ln -s libcuda.so.1 "$libs/libcuda.so" &&
   cc -O2 -fPIC -shared -Wall -o "$libs/libnvrtc.so.13" "$src/stand_in_nvrtc.c" &&
   cc -O2 -fPIC -shared -Wall -o "$libs/libcublas.so.13" "$src/stand_in_cublas.c" "$libs/libcuda.so.1" \
+    -Wl,-rpath,'$ORIGIN' &&
+  cc -O2 -fPIC -shared -Wall -o "$libs/libnccl.so.2" "$src/stand_in_nccl.c" "$libs/libcuda.so.1" -lpthread \
     -Wl,-rpath,'$ORIGIN' || { echo "building the stand-ins failed" >&2; exit 1; }
 
 java="$kit/jre/bin/java"
@@ -45,8 +49,9 @@ junit() {
 demo() {
   "$java" "${jopts[@]}" -cp "$cp" dev.mlxarena.examples.demo.DecodeDemo --backend cuda --no-progress "$@" || failed=1
 }
-echo "=== the CUDA backend's tests"
+echo "=== the CUDA backend's tests, on one GPU and on two (the NCCL tests across ranks need two)"
 junit --scan-classpath "$kit/cuda-jna/test-classes" --include-classname '.*'
+STAND_IN_GPUS=2 junit --select-class dev.mlxarena.cuda.NcclTest
 toolkit_default=/usr/local/cuda/lib64
 if unshare -m true 2>/dev/null || unshare -rm true 2>/dev/null; then
   echo "=== the library search's tests with a toolkit at $toolkit_default (a private mount)"
