@@ -5,8 +5,9 @@
 # walk the same grid and check every range they touch against the live allocations; STAND_IN_GPUS
 # GPUs in one process, an all-reduce that sums on the host; the toolkit's cuda.h gives the
 # driver's prototypes), then runs against them, over a kit device-kit.sh packed:
-# the CUDA backend's tests, the demo's GPU tests and kernel self-check, tiny --compare runs (with
-# --llama, also llama-1b runs of four tokens, several minutes of CPU). Timings mean nothing here; kernels'
+# the CUDA backend's tests, the demo's GPU tests and kernel self-check, tiny --compare runs, tiny
+# --tp 2 on two stand-in GPUs against --tp 1 (the same tokens: PASS or FAIL) (with --llama, also
+# llama-1b runs of four tokens, several minutes of CPU). Timings mean nothing here; kernels'
 # numerics are checked on the GPU itself (DecodeKernelsSelfCheckTest).
 #
 # Where unshare can make a private mount namespace, the library search's tests run once more with
@@ -51,7 +52,7 @@ demo() {
 }
 echo "=== the CUDA backend's tests, on one GPU and on two (the NCCL tests across ranks need two)"
 junit --scan-classpath "$kit/cuda-jna/test-classes" --include-classname '.*'
-STAND_IN_GPUS=2 junit --select-class dev.mlxarena.cuda.NcclTest
+STAND_IN_GPUS=2 junit --select-class dev.mlxarena.cuda.NcclTest --select-class dev.mlxarena.cuda.NcclRegistrarTest
 toolkit_default=/usr/local/cuda/lib64
 if unshare -m true 2>/dev/null || unshare -rm true 2>/dev/null; then
   echo "=== the library search's tests with a toolkit at $toolkit_default (a private mount)"
@@ -67,6 +68,7 @@ else
 fi
 echo "=== the demo's GPU tests, and the kernel self-check without its timings (the stand-in kernels are the references' twins)"
 junit --select-class dev.mlxarena.examples.demo.GpuDecodeTest
+STAND_IN_GPUS=2 junit --select-class dev.mlxarena.examples.demo.GpuTensorParallelTest
 jopts+=(-Dmlxarena.selfcheck.timings=false)
 junit --select-class dev.mlxarena.examples.demo.DecodeKernelsSelfCheckTest
 echo "=== the demo, tiny, every allocation mode"
@@ -75,10 +77,25 @@ echo "=== the demo, tiny, fused ops, profiled"
 demo --model tiny --tokens 24 --compare --fuse --profile
 echo "=== the demo, tiny, cuBLAS, profiled"
 demo --model tiny --tokens 24 --matmul cublas --profile
+echo "=== the demo, tiny, --tp 2 on two stand-in GPUs: --tp 1's tokens, buffers unregistered and registered"
+for ops in "" "--fuse"; do
+  demo --model tiny --tokens 24 $ops > "$libs/tp1.txt"; cat "$libs/tp1.txt"
+  STAND_IN_GPUS=2 demo --model tiny --tokens 24 --tp 2 --nccl-register both $ops > "$libs/tp2.txt"; cat "$libs/tp2.txt"
+  one=$(grep -m1 '^tokens (checksum)' "$libs/tp1.txt" | sed -E 's/.*\(([^)]*)\)[[:space:]]*$/\1/')
+  many=$(grep '^tp-result:' "$libs/tp2.txt" | sed -E 's/.*checksum=([^ ]*).*/\1/' | tr '\n' ' ')
+  verdict=PASS
+  [ -n "$one" ] && [ "$(echo $many | wc -w)" = 2 ] || verdict=FAIL
+  for c in $many; do [ "$c" = "$one" ] || verdict=FAIL; done
+  grep -q 'ranks_agree=false' "$libs/tp2.txt" && verdict=FAIL
+  echo "tiny ${ops:-one kernel per op}: --tp 2 tokens ($many) == --tp 1 tokens (${one:-none}): $verdict"
+  [ "$verdict" = PASS ] || failed=1
+done
 if [ "$llama" = 1 ]; then
   echo "=== the demo, llama-1b, four tokens, profiled, both op graphs"
   demo --model llama-1b --tokens 4 --compare --profile
   demo --model llama-1b --tokens 4 --fuse --profile
+  echo "=== the demo, llama-1b, four tokens, --tp 2 on two stand-in GPUs"
+  STAND_IN_GPUS=2 demo --model llama-1b --tokens 4 --tp 2 --nccl-register both
 fi
 [ "$failed" = 0 ] && echo "the GPU path ran on the CPU stand-ins" || echo "FAILED on the CPU stand-ins"
 exit "$failed"

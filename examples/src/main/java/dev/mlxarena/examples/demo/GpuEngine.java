@@ -9,6 +9,7 @@ import dev.mlxarena.cuda.CudaModule;
 import dev.mlxarena.cuda.CudaStream;
 import dev.mlxarena.cuda.KernelCompiler;
 import dev.mlxarena.cuda.NcclComm;
+import dev.mlxarena.cuda.NcclRegistrar;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -116,8 +117,15 @@ final class GpuEngine implements AutoCloseable {
     }
   }
 
-  /** A pool on this engine's GPU for one run. */
+  /**
+   * A pool on this engine's GPU for one run; a rank's pool registers its buffers with the rank's
+   * communicator when {@link TpCollective#registerBuffers} says so.
+   */
   BufferPool pool(PoolOptions options) {
+    TpCollective c = collective;
+    if (c != null && c.registerBuffers) {
+      options = options.toBuilder().registrar(new NcclRegistrar(c.comm)).build();
+    }
     return BufferPool.create(device, options);
   }
 
@@ -126,7 +134,7 @@ final class GpuEngine implements AutoCloseable {
     return device.totalMemory() - device.freeMemory();
   }
 
-  private static void closeQuietly(@Nullable AutoCloseable c, RuntimeException failure) {
+  static void closeQuietly(@Nullable AutoCloseable c, RuntimeException failure) {
     if (c != null) {
       try {
         c.close();

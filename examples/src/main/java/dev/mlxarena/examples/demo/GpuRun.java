@@ -116,7 +116,7 @@ final class GpuRun {
   /**
    * The outcome of a run.
    *
-   * @param allReduce what the sampled tokens' all-reduces took on the GPU (a profiled rank of a
+   * @param allReduce what the sampled tokens' all-reduces took on the GPU (a rank of a
    *     tensor-parallel run); else null
    */
   record Result(
@@ -179,7 +179,10 @@ final class GpuRun {
       long inStepNanos, long launches, long launchNanos, long blasCalls, long blasNanos, long readbackNanos,
       long ncclCalls, long ncclNanos) {}
 
-  /** How many tokens' all-reduces a profiled rank times on the GPU: the run's last ones. */
+  /**
+   * How many tokens' all-reduces a rank of a tensor-parallel run times on the GPU: the run's last
+   * ones (a few dozen events on the stream, so every run does it).
+   */
   static final int ALL_REDUCE_SAMPLES = 8;
 
   private GpuRun() {}
@@ -214,7 +217,7 @@ final class GpuRun {
     GpuKernels kernels = engine.kernels;
     int held = probe.profile() ? Math.min(probe.held(), tokens) : 0;
     TpCollective collective = engine.collective;
-    int samples = probe.profile() && collective != null ? Math.min(ALL_REDUCE_SAMPLES, tokens - 1) : 0;
+    int samples = collective != null ? Math.min(ALL_REDUCE_SAMPLES, tokens - 1) : 0;
     CudaMemoryPool mempool = mode == Mode.CU_MEM_ALLOC_ASYNC ? CudaMemoryPool.defaultOf(device) : null;
     if (mempool != null) {
       mempool.setReleaseThreshold(CudaMemoryPool.KEEP_ALL);

@@ -22,6 +22,11 @@ import org.jspecify.annotations.Nullable;
  */
 final class TpCollective implements AutoCloseable {
   final NcclComm comm;
+  /**
+   * Whether the rank's next runs register their pooled buffers with {@link #comm} ({@link
+   * GpuEngine#pool}); every rank of a communicator must say the same. Set between runs.
+   */
+  boolean registerBuffers;
   private final CudaStream stream;
   private final DType dtype;
   private final OpTimer ops;
