@@ -89,6 +89,13 @@ public final class CountingRegistrar implements BufferRegistrar {
     return registered.contains(buffer);
   }
 
+  /** The buffers registered now, by identity. */
+  public synchronized Set<DeviceBuffer> registered() {
+    Set<DeviceBuffer> copy = Collections.newSetFromMap(new IdentityHashMap<>());
+    copy.addAll(registered);
+    return copy;
+  }
+
   /** Buffers registered now. */
   public synchronized int size() {
     return registered.size();
