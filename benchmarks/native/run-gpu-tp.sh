@@ -30,51 +30,7 @@ mkdir -p "$out"
 tokens=${TOKENS:-256}
 budget=${BUDGET:-500}
 
-java="$kit/jre/bin/java"
-[ -x "$java" ] || java=java
-cp="$(ls "$kit"/lib/*.jar | tr '\n' ':')$kit/cuda-jna/classes:$kit/cuda-jna/test-classes:$kit/examples/classes:$kit/examples/test-classes"
-# NVRTC, cuBLAS and NCCL: the Java side searches the toolkit and pip layouts itself; naming the
-# folders of the python3 on $PATH here too makes the run independent of how that environment is found.
-libs=$(python3 - 2>/dev/null <<'PY'
-import importlib.util, os
-dirs = []
-spec = importlib.util.find_spec("nvidia")
-for base in (spec.submodule_search_locations if spec else []) or []:
-    for sub in ("cu13/lib", "cu12/lib", "cuda_nvrtc/lib", "cublas/lib", "nccl/lib"):
-        d = os.path.join(base, sub)
-        if os.path.isdir(d) and d not in dirs:
-            dirs.append(d)
-print(":".join(dirs))
-PY
-)
-# NVRTC's output is kept between the JVMs of the run: only the first compiles.
-jopts="-Dmlxarena.cuda.kernelCache=/tmp/mlxarena-kernel-cache ${JAVA_OPTS:-}"
-[ -n "$libs" ] && jopts="$jopts -Dmlxarena.cuda.libraryPath=$libs"
-demo_cmd="\"$java\" $jopts -cp \"$cp\" dev.mlxarena.examples.demo.DecodeDemo --backend cuda --no-progress"
-junit_cmd="\"$java\" $jopts -jar \"$kit/console.jar\" execute --class-path \"$cp\" --details=tree --disable-banner --disable-ansi-colors"
-declare -A status
-
-# Runs one step of a part with a time limit (cut to what is left of the budget), its output in
-# $out/$1.txt (appended) and in $out/$1.last (this step alone), the part's status remembered.
-part() {
-  local name=$1 limit=$2
-  shift 2
-  local log="$out/$name.txt" t0=$SECONDS left=$((budget - SECONDS - 10))
-  if [ "$left" -lt 20 ]; then
-    echo "=== $name: skipped, ${left}s of the budget left" | tee -a "$log"
-    [ "${status[$name]:-0}" = 0 ] && status[$name]=skipped
-    : > "$out/$name.last"
-    return 0
-  fi
-  [ "$limit" -gt "$left" ] && limit=$left
-  echo "=== $name: ${*//"$cp"/\$CP} (limit ${limit}s)" | tee -a "$log"
-  timeout --kill-after=10 "$limit" bash -c "$*" > "$out/$name.last" 2>&1
-  local rc=$?
-  cat "$out/$name.last" >> "$log"
-  echo "=== $name: exit $rc after $((SECONDS - t0))s" | tee -a "$log"
-  [ "${status[$name]:-0}" = 0 ] && status[$name]=$rc
-  return 0
-}
+. "$here/kit-env.sh"
 
 # The checksum of a --tp 1 run (its table's first row), and those of a --tp N run (one per
 # registration mode), from a step's output.
@@ -106,19 +62,19 @@ part nccl 120 "$junit_cmd --select-class dev.mlxarena.cuda.NcclTest --select-cla
 # tiny: --tp 2 must give --tp 1's tokens, registered or not, one kernel per op and fused.
 for ops in "" "--fuse"; do
   part tiny 60 "$demo_cmd --model tiny --tokens 200 $ops"
-  one=$(tp1_checksum "$out/tiny.last")
+  one=$(tp1_checksum <(last_step tiny))
   part tiny 90 "$demo_cmd --model tiny --tokens 200 --tp 2 --nccl-register both $ops"
-  many=$(tpn_checksums "$out/tiny.last")
-  agree=$(grep -c 'ranks_agree=false' "$out/tiny.last")
+  many=$(tpn_checksums <(last_step tiny))
+  agree=$(grep -c 'ranks_agree=false' <(last_step tiny))
   verdicts+=("$(same_tokens "$one" "$many" "$agree" "tiny ${ops:-one kernel per op}, --tp 2 tokens == --tp 1 tokens")")
   echo "${verdicts[-1]}" | tee -a "$out/tiny.txt"
 done
 
 # llama: tokens per second, all-reduce time per layer, pool overhead per token per GPU.
 part llama 110 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool"
-llama1=$(grep -E '^(tokens \(checksum\)|tokens per second|allocating \+ recycling per token)' "$out/llama.last")
+llama1=$(grep -E '^(tokens \(checksum\)|tokens per second|allocating \+ recycling per token)' <(last_step llama))
 part llama 200 "$demo_cmd --model llama-1b --tokens $tokens --tp 2 --nccl-register both"
-llama2=$(cat "$out/llama.last")
+llama2=$(last_step llama)
 
 {
   echo
@@ -144,4 +100,3 @@ llama2=$(cat "$out/llama.last")
   echo "(all-reduce per layer: GPU time of the attention's and the feed-forward's all-reduce, waiting for the other"
   echo " rank included, median of the last 8 tokens; pool overhead: allocating + recycling per token, median)"
 } | tee -a "$out/summary.txt"
-rm -f "$out"/*.last
