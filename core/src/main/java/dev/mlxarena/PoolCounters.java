@@ -32,6 +32,8 @@ final class PoolCounters {
   long activeBytes;
   long requestedBytes;
   long allocations;
+  /** Allocations made under the lock ({@code Allocator}): the shared path. */
+  long lockedAllocations;
   long peakActiveBytes;
   // Device memory: written by the device ledger.
   long heldCount;
@@ -178,7 +180,8 @@ final class PoolCounters {
         deferredBytes,
         trims,
         trimmedBytes,
-        oomRetries);
+        oomRetries,
+        lockedAllocations);
   }
 
   /**

@@ -28,6 +28,8 @@ package dev.mlxarena;
  * @param trims times cached buffers went back to the device (cache limit, memory limit, {@code trim})
  * @param trimmedBytes bytes those trims gave back
  * @param oomRetries allocations retried after freeing cached buffers
+ * @param lockedAllocations allocations served under the pool's lock, the shared path: every one
+ *     that the allocating scope's own reserve could not serve, and every batch allocation
  */
 public record PoolStats(
     long activeCount,
@@ -50,11 +52,12 @@ public record PoolStats(
     long deferredBytes,
     long trims,
     long trimmedBytes,
-    long oomRetries) {
+    long oomRetries,
+    long lockedAllocations) {
 
   /** All zero. */
   public static PoolStats empty() {
-    return new PoolStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    return new PoolStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   }
 
   /** Allocations that had to go to the device: {@code allocations - reuseHits}. */
@@ -89,7 +92,8 @@ public record PoolStats(
         deferredBytes,
         trims - earlier.trims,
         trimmedBytes - earlier.trimmedBytes,
-        oomRetries - earlier.oomRetries);
+        oomRetries - earlier.oomRetries,
+        lockedAllocations - earlier.lockedAllocations);
   }
 
   /** A small table of the figures, for logs. */
@@ -103,7 +107,7 @@ public record PoolStats(
             + "  %-10s %10d %16d%n"
             + "  %-10s %10d %16d%n"
             + "  requested bytes %d, peak active %d, peak held %d%n"
-            + "  allocations %d: %d reuse hits, %d fresh (%.1f%% reuse); %d device frees%n"
+            + "  allocations %d: %d reuse hits, %d fresh (%.1f%% reuse), %d under the lock; %d device frees%n"
             + "  trims %d (%d bytes), OOM retries %d%n"
             + "  residency: %d adds, %d removes, %d commits",
         "", "buffers", "bytes",
@@ -112,7 +116,7 @@ public record PoolStats(
         "deferred", deferredCount, deferredBytes,
         "held", heldCount, heldBytes,
         requestedBytes, peakActiveBytes, peakHeldBytes,
-        allocations, reuseHits, freshAllocations, 100 * reuseRate(), deviceFrees,
+        allocations, reuseHits, freshAllocations, 100 * reuseRate(), lockedAllocations, deviceFrees,
         trims, trimmedBytes, oomRetries,
         residencyAdds, residencyRemoves, residencyCommits);
   }
