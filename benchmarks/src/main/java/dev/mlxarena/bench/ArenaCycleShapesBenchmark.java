@@ -7,21 +7,13 @@ import dev.mlxarena.PoolStats;
 import dev.mlxarena.Scope;
 import dev.mlxarena.host.HostDevice;
 import dev.mlxarena.spi.Device;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OperationsPerInvocation;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
@@ -35,13 +27,7 @@ import org.openjdk.jmh.infra.Blackhole;
  * hits, and allocations that took the pool's lock. Its setup replays the ring once, so that every
  * bucket a shape needs is held before warm-up starts and a miss in the measurement is a real one.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch"})
-@OperationsPerInvocation(Traces.LENGTH)
-public class ArenaCycleShapesBenchmark {
+public class ArenaCycleShapesBenchmark extends TokenTimed {
 
   /**
    * One shape's ring of tokens and a pool that replays them. Its public fields are JMH's auxiliary
