@@ -26,6 +26,10 @@
 #   torch      torch_decode.py, llama-1b and tiny, with and without PyTorch's caching allocator
 #   sanitizer  a tiny --compare under compute-sanitizer --tool memcheck: one kernel per op, then fused
 #              with dependent launches
+#   hostprofile  not by default: pooled llama-1b runs (one kernel per op with dependent launches, and
+#              fused) under JFR sampling the decode thread every millisecond; jfr_host_profile.py
+#              prints the thread's busy time by library layer (the pool, the loop, the CUDA binding,
+#              JNA, the demo), with no timer in the loop
 #
 # Every part runs under its own time limit, and a failing part never stops the next. Logs go to
 # $OUT (eight files at most: summary.txt and one per part but info); a summary is printed last.
@@ -44,50 +48,8 @@ parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(selfcheck tests tiny poison llama torch sanitizer)
 export PYTHONUNBUFFERED=1
 
-java="$kit/jre/bin/java"
-cp="$(ls "$kit"/lib/*.jar | tr '\n' ':')$kit/cuda-jna/classes:$kit/cuda-jna/test-classes:$kit/examples/classes:$kit/examples/test-classes"
-# NVRTC and cuBLAS: the Java side searches the toolkit and pip layouts itself; naming the folders of
-# the python3 on $PATH here too makes the run independent of how that environment is found.
-libs=$(python3 - 2>/dev/null <<'PY'
-import importlib.util, os
-dirs = []
-spec = importlib.util.find_spec("nvidia")
-for base in (spec.submodule_search_locations if spec else []) or []:
-    for sub in ("cu13/lib", "cu12/lib", "cuda_nvrtc/lib", "cublas/lib"):
-        d = os.path.join(base, sub)
-        if os.path.isdir(d) and d not in dirs:
-            dirs.append(d)
-print(":".join(dirs))
-PY
-)
-# NVRTC's output is kept between the JVMs of the run: only the first compiles.
-jopts="-Dmlxarena.cuda.kernelCache=/tmp/mlxarena-kernel-cache ${JAVA_OPTS:-}"
-[ -n "$libs" ] && jopts="$jopts -Dmlxarena.cuda.libraryPath=$libs"
-# Each part's commands run under bash -c, so the programs are spelled out as strings.
-demo_cmd="\"$java\" $jopts -cp \"$cp\" dev.mlxarena.examples.demo.DecodeDemo --backend cuda --no-progress"
-junit_cmd="\"$java\" $jopts -jar \"$kit/console.jar\" execute --class-path \"$cp\" --details=tree --disable-banner --disable-ansi-colors"
+. "$here/kit-env.sh"
 gpu_test=dev.mlxarena.examples.demo.GpuDecodeTest
-declare -A status
-
-# Runs one part with a time limit (cut to what is left of the budget), its output in $out/$1.txt
-# (appended), its status remembered.
-part() {
-  local name=$1 limit=$2
-  shift 2
-  local log="$out/$name.txt" t0=$SECONDS left=$((budget - SECONDS - 10))
-  if [ "$left" -lt 20 ]; then
-    echo "=== $name: skipped, ${left}s of the budget left" | tee -a "$log"
-    [ "${status[$name]:-0}" = 0 ] && status[$name]=skipped
-    return 0
-  fi
-  [ "$limit" -gt "$left" ] && limit=$left
-  echo "=== $name: ${*//"$cp"/\$CP} (limit ${limit}s)" | tee -a "$log"
-  timeout --kill-after=10 "$limit" bash -c "$*" >>"$log" 2>&1
-  local rc=$?
-  echo "=== $name: exit $rc after $((SECONDS - t0))s" | tee -a "$log"
-  [ "${status[$name]:-0}" = 0 ] && status[$name]=$rc
-  return 0
-}
 
 {
   echo "run-gpu-decode.sh on $(hostname) at $(date -u +%FT%TZ)"
@@ -133,6 +95,20 @@ for p in "${parts[@]}"; do
       for ops in "" "--fuse --pdl"; do
         part sanitizer 200 "\"$sanitizer\" --tool memcheck --target-processes all --print-limit 20 $demo_cmd --model tiny --tokens 8 --compare $ops"
       done ;;
+    hostprofile)
+      jfc="$out/sample-1ms.jfc"
+      sed -e 's|\(control="method-sampling-java-interval">\)[^<]*<|\11 ms<|' \
+          -e 's|\(control="method-sampling-native-interval">\)[^<]*<|\11 ms<|' \
+          "$kit/jre/lib/jfr/profile.jfc" > "$jfc"
+      for ops in "--pdl" "--fuse --pdl"; do
+        rec="/tmp/mlxarena-host-$RANDOM.jfr"
+        part hostprofile 150 "\"$java\" -XX:StartFlightRecording=filename=$rec,settings=$jfc $jopts -cp \"$cp\"" \
+          "dev.mlxarena.examples.demo.DecodeDemo --backend cuda --no-progress --model llama-1b" \
+          "--tokens ${PROFILE_TOKENS:-2048} --alloc pool $ops"
+        part hostprofile 90 "\"$kit/jre/bin/jfr\" print --json --events jdk.ExecutionSample,jdk.NativeMethodSample $rec" \
+          "| python3 \"$here/jfr_host_profile.py\""
+        rm -f "$rec"
+      done ;;
     *)
       echo "unknown part '$p'" | tee -a "$out/summary.txt"; status[$p]=2 ;;
   esac
@@ -159,6 +135,7 @@ done
       llama) grep -E '^mlx-arena demo|^startup|^ops:|^ {20,}pooled|^tokens|^host|^allocat|^kernel launches|^  share|^peak|^weights|^one token|^fresh|^readback|^same tokens|^pooled:|^where a token|^  (kernel|cuBLAS|allocating|recycling|waiting|the rest|per )|^GPU|^error|Exception' "$log" ;;
       torch) grep -E '^GPU|^model|^tokens per second|^tensors allocated|^allocator|^peak|Error' "$log" ;;
       sanitizer) grep -E 'ERROR SUMMARY|^tokens \(checksum\)|same tokens|Invalid|^error' "$log" ;;
+      hostprofile) grep -E "^ops:|^tokens per second|samples on|^  [a-zA-Z(\[]" "$log" | head -80 ;;
     esac | sed 's/^/    /'
   done
 } | tee -a "$out/summary.txt"
