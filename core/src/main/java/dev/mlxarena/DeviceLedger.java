@@ -1,10 +1,14 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.BufferRegistrar;
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.spi.ResidencySet;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -28,8 +32,19 @@ import org.jspecify.annotations.Nullable;
  * <p>Each block claims its device buffer as it is made (see {@link Claims}), so memory the pool
  * holds cannot be adopted as an owned buffer, nor freed through the device by anyone else.
  *
- * <p>Guarded by the pool's lock: every device call here happens under it today, which keeps the
- * memory totals exact; the calls are gathered here so that they can move out of it.
+ * <h2>Registrars</h2>
+ * A pool given {@link BufferRegistrar}s registers each fresh block with each once and deregisters
+ * it once before its memory goes back (R2). Registrars are foreign code, so the ledger only queues
+ * those calls under the lock ({@link RegistrarQueue}), and the section that queued them makes them
+ * after unlocking ({@link #settleRegistrars()}). With registrars, then, a retired block's memory
+ * goes back to the device from there too, after its deregistration: {@link #releaseRetired}
+ * queues it instead of freeing it, and the memory a retry after the device refused (see {@link
+ * #fresh}) finds is only what went back before the section. Recycling a block goes through the
+ * free lists, never through here, so it registers nothing.
+ *
+ * <p>Guarded by the pool's lock: every device call here happens under it (but the frees that follow
+ * registrars' deregistrations), which keeps the memory totals exact; the calls are gathered here
+ * so that they can move out of it.
  */
 final class DeviceLedger {
 
@@ -56,6 +71,14 @@ final class DeviceLedger {
   private final List<Block> retired = new ArrayList<>();
   /** Fresh blocks of a failed batch, taken back by {@link #undoFresh}, to free in {@link #endUndo}. */
   private final List<Block> undone = new ArrayList<>();
+  /** The calls to the pool's registrars, or null without any. */
+  private final @Nullable RegistrarQueue registrars;
+  /**
+   * Blocks whose deregistration is queued, by device buffer, for the registrar queue to give their
+   * memory up once every registrar has let go: written under the lock, taken without it.
+   */
+  private final Map<DeviceBuffer, Block> deregistering =
+      Collections.synchronizedMap(new IdentityHashMap<>());
 
   DeviceLedger(
       Device device,
@@ -67,6 +90,8 @@ final class DeviceLedger {
     this.policy = options.getBucketPolicy();
     this.memoryLimit = options.getMemoryLimit();
     this.counters = counters;
+    List<BufferRegistrar> all = options.getRegistrars();
+    this.registrars = all.isEmpty() ? null : new RegistrarQueue(all, this::giveUpDeregistered, counters);
   }
 
   @Nullable ResidencySet residency() {
@@ -150,6 +175,9 @@ final class DeviceLedger {
     counters.heldBytes += capacity;
     counters.peakHeldBytes = Math.max(counters.peakHeldBytes, counters.heldBytes);
     counters.freshAllocations++;
+    if (registrars != null) {
+      registrars.register(raw);
+    }
     PoolEvents.freshAllocation(device.name(), requested, capacity, counters.heldBytes);
     return b;
   }
@@ -205,9 +233,17 @@ final class DeviceLedger {
     }
   }
 
-  /** Gives up the memory of {@code blocks} (see the class comment), collecting failures. */
-  private static @Nullable RuntimeException giveUpAll(List<Block> blocks, @Nullable RuntimeException failure) {
+  /**
+   * Gives up the memory of {@code blocks} (see the class comment), collecting failures; with
+   * registrars, after their deregistration, which the section makes after unlocking.
+   */
+  private @Nullable RuntimeException giveUpAll(List<Block> blocks, @Nullable RuntimeException failure) {
     for (Block b : blocks) {
+      if (registrars != null) {
+        deregistering.put(b.raw, b);
+        registrars.deregisterThenFree(b.raw);
+        continue;
+      }
       try {
         if (b.retireMemory()) {
           b.freeMemory();
@@ -292,12 +328,31 @@ final class DeviceLedger {
     }
   }
 
+  /** The registrar queue's free: every registrar let go of {@code raw}; its block's memory goes. */
+  private void giveUpDeregistered(DeviceBuffer raw) {
+    Block b = deregistering.remove(raw);
+    if (b.retireMemory()) {
+      b.freeMemory();
+    }
+  }
+
   static RuntimeException collect(@Nullable RuntimeException failure, RuntimeException e) {
     if (failure == null) {
       return e;
     }
     failure.addSuppressed(e);
     return failure;
+  }
+
+  /**
+   * Makes the registrar calls queued so far (deregistered memory freed after them), or waits for
+   * the thread making them. Called by every locked section after unlocking; never under the lock.
+   */
+  void settleRegistrars() {
+    RegistrarQueue r = registrars;
+    if (r != null) {
+      r.settle();
+    }
   }
 
   // ================================================================ residency

@@ -1,7 +1,10 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.BufferRegistrar;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -21,6 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *   <tr><td>leak detection</td><td>{@link LeakDetection#SAMPLED}</td><td>{@code mlxarena.leakDetection}</td></tr>
  *   <tr><td>strict close</td><td>off</td><td>{@code mlxarena.strictClose} (true/false)</td></tr>
  *   <tr><td>poison on recycle</td><td>off</td><td>{@code mlxarena.poisonOnRecycle} (true/false)</td></tr>
+ *   <tr><td>registrars</td><td>none</td><td>-</td></tr>
  * </table>
  *
  * <pre>{@code
@@ -56,6 +60,7 @@ public final class PoolOptions {
   private final LeakDetection leakDetection;
   private final boolean strictClose;
   private final boolean poisonOnRecycle;
+  private final List<BufferRegistrar> registrars;
 
   private PoolOptions(Builder b) {
     this.bucketPolicy = b.bucketPolicy;
@@ -65,6 +70,7 @@ public final class PoolOptions {
     this.leakDetection = b.leakDetection;
     this.strictClose = b.strictClose;
     this.poisonOnRecycle = b.poisonOnRecycle;
+    this.registrars = List.copyOf(b.registrars);
   }
 
   /**
@@ -99,7 +105,8 @@ public final class PoolOptions {
         .memoryLimit(memoryLimit)
         .leakDetection(leakDetection)
         .strictClose(strictClose)
-        .poisonOnRecycle(poisonOnRecycle);
+        .poisonOnRecycle(poisonOnRecycle)
+        .registrars(registrars);
   }
 
   /** Bytes the free lists may keep; beyond it, least recently used buckets go back to the device. */
@@ -157,12 +164,22 @@ public final class PoolOptions {
     return residency;
   }
 
+  /**
+   * What every device buffer the pool holds is registered with, once, from its fresh allocation
+   * until its memory goes back to the device (see {@link BufferRegistrar}); in the order they
+   * were given. Default none.
+   */
+  public List<BufferRegistrar> getRegistrars() {
+    return registrars;
+  }
+
   @Override
   public String toString() {
     return "PoolOptions[bucketPolicy=" + bucketPolicy + ", residency=" + residency
         + ", cacheLimit=" + limit(cacheLimit) + ", memoryLimit=" + limit(memoryLimit)
         + ", leakDetection=" + leakDetection + ", strictClose=" + strictClose
-        + ", poisonOnRecycle=" + poisonOnRecycle + "]";
+        + ", poisonOnRecycle=" + poisonOnRecycle
+        + (registrars.isEmpty() ? "" : ", registrars=" + registrars) + "]";
   }
 
   private static String limit(long bytes) {
@@ -195,6 +212,7 @@ public final class PoolOptions {
     private LeakDetection leakDetection = LeakDetection.SAMPLED;
     private boolean strictClose;
     private boolean poisonOnRecycle;
+    private final List<BufferRegistrar> registrars = new ArrayList<>();
 
     /** A builder at the built-in defaults, or at the defaults the system properties set. */
     private Builder(boolean fromProperties) {
@@ -288,6 +306,23 @@ public final class PoolOptions {
     /** Sets whether pooled buffers are added to the device's residency set. */
     public Builder residency(boolean enabled) {
       this.residency = enabled;
+      return this;
+    }
+
+    /**
+     * Adds a registrar: every device buffer the pool holds is registered with it once, and
+     * deregistered before its memory goes back to the device (see {@link BufferRegistrar}).
+     */
+    public Builder registrar(BufferRegistrar registrar) {
+      registrars.add(Objects.requireNonNull(registrar, "registrar"));
+      return this;
+    }
+
+    /** Replaces the registrars with {@code all}, in order; see {@link #registrar}. */
+    public Builder registrars(List<? extends BufferRegistrar> all) {
+      List<BufferRegistrar> copy = List.copyOf(Objects.requireNonNull(all, "registrars"));
+      registrars.clear();
+      registrars.addAll(copy);
       return this;
     }
 
