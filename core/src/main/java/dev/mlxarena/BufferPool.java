@@ -92,7 +92,7 @@ public final class BufferPool implements AutoCloseable {
         device, options.isResidency() ? device.residencySet() : null, options, counters);
     this.evictor = new Evictor(free, ledger, counters, options.getCacheLimit());
     this.fences = new FenceQueue(free, evictor, counters);
-    this.section = new Section(lock, fences);
+    this.section = new Section(lock, fences, ledger);
     this.lanes = new StreamLanes(free, fences, evictor, counters);
     boolean poison = options.isPoisonOnRecycle();
     this.handBacks = new HandBacks(scopes, free, fences, lanes, evictor, counters, poison);

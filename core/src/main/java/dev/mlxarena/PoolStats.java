@@ -28,6 +28,10 @@ package dev.mlxarena;
  * @param trims times cached buffers went back to the device (cache limit, memory limit, {@code trim()})
  * @param trimmedBytes bytes those trims gave back
  * @param oomRetries allocations retried after freeing cached buffers
+ * @param registrations registrations of fresh device buffers with the pool's registrars (one per
+ *     buffer and registrar; a recycled buffer is not registered again)
+ * @param deregistrations deregistrations from the pool's registrars, before the memory was freed
+ * @param registrarFailures registrar calls that threw (contained: see {@code BufferRegistrar})
  */
 public record PoolStats(
     long activeCount,
@@ -50,11 +54,14 @@ public record PoolStats(
     long deferredBytes,
     long trims,
     long trimmedBytes,
-    long oomRetries) {
+    long oomRetries,
+    long registrations,
+    long deregistrations,
+    long registrarFailures) {
 
   /** All zero. */
   public static PoolStats empty() {
-    return new PoolStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    return new PoolStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   }
 
   /** Allocations that had to go to the device: {@code allocations - reuseHits}. */
@@ -89,7 +96,10 @@ public record PoolStats(
         deferredBytes,
         trims - earlier.trims,
         trimmedBytes - earlier.trimmedBytes,
-        oomRetries - earlier.oomRetries);
+        oomRetries - earlier.oomRetries,
+        registrations - earlier.registrations,
+        deregistrations - earlier.deregistrations,
+        registrarFailures - earlier.registrarFailures);
   }
 
   /** A small table of the figures, for logs. */
@@ -105,7 +115,8 @@ public record PoolStats(
             + "  requested bytes %d, peak active %d, peak held %d%n"
             + "  allocations %d: %d reuse hits, %d fresh (%.1f%% reuse); %d device frees%n"
             + "  trims %d (%d bytes), OOM retries %d%n"
-            + "  residency: %d adds, %d removes, %d commits",
+            + "  residency: %d adds, %d removes, %d commits%n"
+            + "  registrars: %d registrations, %d deregistrations, %d failures",
         "", "buffers", "bytes",
         "active", activeCount, activeBytes,
         "cached", cachedCount, cachedBytes,
@@ -114,7 +125,8 @@ public record PoolStats(
         requestedBytes, peakActiveBytes, peakHeldBytes,
         allocations, reuseHits, freshAllocations, 100 * reuseRate(), deviceFrees,
         trims, trimmedBytes, oomRetries,
-        residencyAdds, residencyRemoves, residencyCommits);
+        residencyAdds, residencyRemoves, residencyCommits,
+        registrations, deregistrations, registrarFailures);
   }
 
   /** The share of allocations served from a free list, from 0 to 1 ({@code 0} before any). */

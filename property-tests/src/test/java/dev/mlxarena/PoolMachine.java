@@ -2,6 +2,7 @@ package dev.mlxarena;
 
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.testing.CountingRegistrar;
 import dev.mlxarena.testing.DeviceHarness;
 import dev.mlxarena.testing.ResidencyProbe;
 import dev.mlxarena.testing.TestStream;
@@ -74,6 +75,8 @@ final class PoolMachine {
   final boolean canInjectFailures;
   final boolean poison;
   final List<TestStream> streams;
+  /** R2: every buffer the pool holds is registered here, once. */
+  final CountingRegistrar registrar = new CountingRegistrar("R2");
 
   // The model. Free buffers are in the global lists, in parked reserves (newest last), or in the
   // reserve of an open scope, exactly as FreeLists describes.
@@ -102,8 +105,8 @@ final class PoolMachine {
   PoolMachine(Supplier<DeviceHarness> harnesses, boolean canInjectFailures, BucketPolicy policy, boolean poison) {
     this.harness = harnesses.get();
     this.device = harness.device();
-    this.pool = BufferPool.create(
-        device, PoolOptions.builder().bucketPolicy(policy).poisonOnRecycle(poison).build());
+    this.pool = BufferPool.create(device,
+        PoolOptions.builder().bucketPolicy(policy).poisonOnRecycle(poison).registrar(registrar).build());
     this.residency = device.residencySet() != null;
     this.canInjectFailures = canInjectFailures;
     this.poison = poison;
@@ -537,6 +540,12 @@ final class PoolMachine {
     Set<DeviceBuffer> poolHeld = identitySet();
     poolHeld.addAll(pool.audit().heldDeviceBuffers());
     check(poolHeld.equals(held), "A2: held buffers differ from the model");
+    // R2: the registrar holds exactly what the pool holds, each registered once.
+    check(registrar.breaches().isEmpty(), "R2: " + registrar.breaches());
+    check(registrar.registered().equals(held), "R2: registered buffers differ from the held ones");
+    check(registrar.registrations() - registrar.deregistrations() == held.size(),
+        "R2: " + registrar.registrations() + " registrations less " + registrar.deregistrations()
+            + " deregistrations for " + held.size() + " held buffers");
     // S1: what waits in each stream's lane is exactly the model's, and counts as waiting.
     long laneCount = 0;
     long laneBytes = 0;

@@ -127,6 +127,16 @@ public final class DecodeDemo implements Callable<Integer> {
   @Option(names = "--no-progress", description = "No progress bar (for logs and scripts).")
   private boolean noProgress;
 
+  @Option(names = "--tp", defaultValue = "1", paramLabel = "N",
+      description = "CUDA: tensor parallelism over N GPUs (Megatron-style, NCCL all-reduces, one pool, stream and"
+          + " thread per GPU; pooled). Default: ${DEFAULT-VALUE}.")
+  private int tp = 1;
+
+  @Option(names = "--nccl-register", defaultValue = "both", paramLabel = "on|off|both",
+      description = "With --tp: register the pools' buffers with NCCL (on), not (off), or measure both. Default:"
+          + " ${DEFAULT-VALUE}.")
+  private String ncclRegister = "both";
+
   public static void main(String[] args) {
     System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
   }
@@ -201,6 +211,16 @@ public final class DecodeDemo implements Callable<Integer> {
       default -> throw new ParameterException(spec.commandLine(),
           "unknown --policy '" + policy + "': choose pow2 or classes");
     };
+    if (tp != 1) {
+      try {
+        Shard.check(cfg, tp);
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), e.getMessage());
+      }
+      if (!backend.equalsIgnoreCase("cuda")) {
+        throw new ParameterException(spec.commandLine(), "--tp runs on CUDA GPUs only: add --backend cuda");
+      }
+    }
     if (onGpu(llama)) {
       try {
         return runOnGpu(out, cfg, dtype, bucketPolicy);
@@ -286,8 +306,24 @@ public final class DecodeDemo implements Callable<Integer> {
       default -> throw new ParameterException(spec.commandLine(),
           "unknown --matmul '" + matmul + "': choose kernel or cublas");
     };
-    GpuDemo.run(out, new GpuDemo.Settings(model, cfg, dtype, bucketPolicy, modes, cublas, fuse, pdl, poison, tokens,
-        readbackLag, seed, profile, !noProgress, report));
+    GpuDemo.Settings settings = new GpuDemo.Settings(model, cfg, dtype, bucketPolicy, modes, cublas, fuse, pdl, poison,
+        tokens, readbackLag, seed, profile, !noProgress, report);
+    if (tp > 1) {
+      if (!modes.equals(List.of(GpuRun.Mode.POOLED))) {
+        throw new ParameterException(spec.commandLine(), "--tp " + tp + " runs pooled only: drop --compare, --no-pool"
+            + " and --alloc");
+      }
+      List<Boolean> register = switch (ncclRegister) {
+        case "on" -> List.of(true);
+        case "off" -> List.of(false);
+        case "both" -> List.of(false, true);
+        default -> throw new ParameterException(spec.commandLine(),
+            "unknown --nccl-register '" + ncclRegister + "': choose on, off or both");
+      };
+      TpDemo.run(out, settings, tp, register);
+      return 0;
+    }
+    GpuDemo.run(out, settings);
     return 0;
   }
 
