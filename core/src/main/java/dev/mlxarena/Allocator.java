@@ -141,6 +141,7 @@ final class Allocator {
     }
     Buffer handle = scope.issue(b, dtype, bytes, elements, shape);
     counters.fold(scope);
+    counters.lockedAllocations++;
     return handle;
   }
 
@@ -200,6 +201,7 @@ final class Allocator {
       out.add(scope.issue(taken[j], r.dtype(), r.bytes(), elements[j], r.shapeUnsafe()));
     }
     counters.fold(scope);
+    counters.lockedAllocations += n;
     if (anyFresh) {
       ledger.commit();
     }

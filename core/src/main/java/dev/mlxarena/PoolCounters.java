@@ -32,6 +32,8 @@ final class PoolCounters {
   long activeBytes;
   long requestedBytes;
   long allocations;
+  /** Allocations made under the lock ({@code Allocator}): the shared path. */
+  long lockedAllocations;
   long peakActiveBytes;
   // Device memory: written by the device ledger.
   long heldCount;
@@ -186,7 +188,8 @@ final class PoolCounters {
         oomRetries,
         registrations,
         deregistrations,
-        registrarFailures);
+        registrarFailures,
+        lockedAllocations);
   }
 
   /**

@@ -32,6 +32,8 @@ package dev.mlxarena;
  *     buffer and registrar; a recycled buffer is not registered again)
  * @param deregistrations deregistrations from the pool's registrars, before the memory was freed
  * @param registrarFailures registrar calls that threw (contained: see {@code BufferRegistrar})
+ * @param lockedAllocations allocations served under the pool's lock, the shared path: every one
+ *     that the allocating scope's own reserve could not serve, and every batch allocation
  */
 public record PoolStats(
     long activeCount,
@@ -57,11 +59,12 @@ public record PoolStats(
     long oomRetries,
     long registrations,
     long deregistrations,
-    long registrarFailures) {
+    long registrarFailures,
+    long lockedAllocations) {
 
   /** All zero. */
   public static PoolStats empty() {
-    return new PoolStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    return new PoolStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   }
 
   /** Allocations that had to go to the device: {@code allocations - reuseHits}. */
@@ -99,7 +102,8 @@ public record PoolStats(
         oomRetries - earlier.oomRetries,
         registrations - earlier.registrations,
         deregistrations - earlier.deregistrations,
-        registrarFailures - earlier.registrarFailures);
+        registrarFailures - earlier.registrarFailures,
+        lockedAllocations - earlier.lockedAllocations);
   }
 
   /** A small table of the figures, for logs. */
@@ -113,7 +117,7 @@ public record PoolStats(
             + "  %-10s %10d %16d%n"
             + "  %-10s %10d %16d%n"
             + "  requested bytes %d, peak active %d, peak held %d%n"
-            + "  allocations %d: %d reuse hits, %d fresh (%.1f%% reuse); %d device frees%n"
+            + "  allocations %d: %d reuse hits, %d fresh (%.1f%% reuse), %d under the lock; %d device frees%n"
             + "  trims %d (%d bytes), OOM retries %d%n"
             + "  residency: %d adds, %d removes, %d commits%n"
             + "  registrars: %d registrations, %d deregistrations, %d failures",
@@ -123,7 +127,7 @@ public record PoolStats(
         "deferred", deferredCount, deferredBytes,
         "held", heldCount, heldBytes,
         requestedBytes, peakActiveBytes, peakHeldBytes,
-        allocations, reuseHits, freshAllocations, 100 * reuseRate(), deviceFrees,
+        allocations, reuseHits, freshAllocations, 100 * reuseRate(), lockedAllocations, deviceFrees,
         trims, trimmedBytes, oomRetries,
         residencyAdds, residencyRemoves, residencyCommits,
         registrations, deregistrations, registrarFailures);

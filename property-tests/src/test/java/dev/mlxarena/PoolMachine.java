@@ -94,6 +94,8 @@ final class PoolMachine {
   long allocations;
   long fresh;
   long hits;
+  /** Allocations the scope's own reserve could not serve, and batches: those under the lock. */
+  long locked;
   long deviceFrees;
   long commits;
   long oomRetries;
@@ -124,13 +126,15 @@ final class PoolMachine {
     long cap = pool.bucketSize(bytes);
     Set<DeviceBuffer> candidates = source(target, cap, true);
     boolean expectReuse = !candidates.isEmpty();
+    boolean fromReserve = expectReuse && target != null && target.reserve != null
+        && target.reserve.get(cap) == candidates;
     Buffer b = target == null ? pool.alloc(bytes, DType.U8) : target.scope.alloc(bytes, DType.U8);
     Live l = new Live(b, target, bytes, cap);
     check(b.capacity() == cap, "B5: capacity " + b.capacity() + " for " + bytes + " bytes, bucket " + cap);
     if (expectReuse) {
       check(candidates.contains(l.raw), "B5: a reuse must come from the bucket's free list");
       candidates.remove(l.raw);
-      if (target != null && target.reserve != null && target.reserve.get(cap) == candidates) {
+      if (fromReserve) {
         events.add("reuse from the scope's reserve");
       }
       reused(l, "Z1: a reused buffer keeps the bytes its last user wrote");
@@ -141,6 +145,7 @@ final class PoolMachine {
     }
     lanes.sweep();
     allocations++;
+    locked += fromReserve ? 0 : 1;
     live.add(l);
   }
 
@@ -192,6 +197,7 @@ final class PoolMachine {
         anyFresh = true;
       }
       allocations++;
+      locked++;
       live.add(l);
     }
     lanes.sweep();
@@ -358,6 +364,7 @@ final class PoolMachine {
       check(!held.contains(l.raw), "the retried allocation is a new device buffer");
       fresh(l);
       allocations++;
+      locked++;
       commits += residency ? 1 : 0;
       live.add(l);
       oomRetries++;
@@ -600,6 +607,8 @@ final class PoolMachine {
     check(s.allocations() == allocations, "C1: allocations " + s.allocations() + " != " + allocations);
     check(s.freshAllocations() == fresh, "C1: freshAllocations");
     check(s.reuseHits() == hits, "C1: reuseHits");
+    check(s.lockedAllocations() == locked, "C1: lockedAllocations " + s.lockedAllocations()
+        + ", model " + locked + " (the model takes from a scope's reserve exactly when it has the bucket)");
     check(s.deviceFrees() == deviceFrees, "C1: deviceFrees");
     check(s.oomRetries() == oomRetries, "C1: oomRetries");
     // R1: residency membership and commits.
