@@ -1,5 +1,7 @@
 package dev.mlxarena;
 
+import static java.util.Objects.requireNonNull;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -100,7 +102,8 @@ final class Allocator {
       settler.poll();
       try (Section held = section.enter()) {
         ensureUsable.accept(scope);
-        handle = alloc(scope, bucket, bytes, dtype, elements, shape, true);
+        // polled: alloc goes to the device rather than answer null
+        handle = requireNonNull(alloc(scope, bucket, bytes, dtype, elements, shape, true));
       }
     }
     return handle;
@@ -153,7 +156,7 @@ final class Allocator {
     int n = requests.size();
     Block[] taken = new Block[n];
     byte[] from = new byte[n];
-    StreamLanes.Entry[] entries = new StreamLanes.Entry[n];
+    StreamLanes.@Nullable Entry[] entries = new StreamLanes.Entry[n]; // set where from is FROM_LANE
     DeviceStream stream = scope.stream;
     long peakBefore = counters.peakHeldBytes;
     try {
@@ -194,8 +197,8 @@ final class Allocator {
         }
         switch (from[j]) {
           case FRESH -> ledger.undoFresh(t);
-          case FROM_RESERVE -> scope.reserve.push(t);
-          case FROM_LANE -> lanes.unpop(entries[j], t);
+          case FROM_RESERVE -> requireNonNull(scope.reserve).push(t);
+          case FROM_LANE -> lanes.unpop(requireNonNull(entries[j]), t);
           default -> free.add(t);
         }
       }

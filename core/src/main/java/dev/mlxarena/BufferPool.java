@@ -202,14 +202,15 @@ public final class BufferPool implements AutoCloseable {
       Scope handle = new Scope(this, s);
       boolean watched = LeakTracker.sample(options.getLeakDetection());
       if (watched || options.isStrictClose()) {
-        s.openedAt = new Throwable("scope opened here");
-      }
-      if (watched) {
-        LeakTracker.watchScope(handle, device.name(), s.openedAt, () -> {
-          boolean leaked = s.isOpen();
-          closeScope(s, null);
-          return leaked;
-        });
+        Throwable openedAt = new Throwable("scope opened here");
+        s.openedAt = openedAt;
+        if (watched) {
+          LeakTracker.watchScope(handle, device.name(), openedAt, () -> {
+            boolean leaked = s.isOpen();
+            closeScope(s, null);
+            return leaked;
+          });
+        }
       }
       return handle;
     }

@@ -9,6 +9,7 @@ import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -330,7 +331,7 @@ final class DeviceLedger {
 
   /** The registrar queue's free: every registrar let go of {@code raw}; its block's memory goes. */
   private void giveUpDeregistered(DeviceBuffer raw) {
-    Block b = deregistering.remove(raw);
+    Block b = Objects.requireNonNull(deregistering.remove(raw), "a deregistration the ledger queued");
     if (b.retireMemory()) {
       b.freeMemory();
     }

@@ -25,7 +25,7 @@ package dev.mlxarena;
  * @param residencyCommits residency commits this pool made
  * @param deferredCount buffers handed back with a fence that has not completed yet
  * @param deferredBytes capacity of those buffers (part of {@code heldBytes})
- * @param trims times cached buffers went back to the device (cache limit, memory limit, {@code trim})
+ * @param trims times cached buffers went back to the device (cache limit, memory limit, {@code trim()})
  * @param trimmedBytes bytes those trims gave back
  * @param oomRetries allocations retried after freeing cached buffers
  * @param registrations registrations of fresh device buffers with the pool's registrars (one per

@@ -3,6 +3,7 @@ package dev.mlxarena.metal;
 import com.sun.jna.Native;
 import com.sun.jna.Platform;
 import dev.mlxarena.DeviceUnavailableException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Loads the shim libraries. JNA finds them on the class path under its platform prefix ({@code
@@ -15,8 +16,9 @@ public final class Shims {
   /** The simulation shim's library name. */
   public static final String SIM = "mlxshim_sim";
 
-  private static volatile SimShimLibrary sim;
-  private static volatile ShimLibrary metal;
+  // null until first loaded
+  private static volatile @Nullable SimShimLibrary sim;
+  private static volatile @Nullable ShimLibrary metal;
 
   private Shims() {}
 

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.function.IntConsumer;
 import me.tongfei.progressbar.ProgressBar;
@@ -228,7 +229,7 @@ public final class DecodeDemo implements Callable<Integer> {
           throw e;
         }
         spec.commandLine().getErr().println("note: the CUDA GPU here cannot run the demo's kernels ("
-            + e.getMessage().lines().findFirst().orElse("") + "); running on the host instead");
+            + Objects.requireNonNullElse(e.getMessage(), "").lines().findFirst().orElse("") + "); running on the host instead");
       }
     }
     List<DemoRun.Mode> modes = compare
