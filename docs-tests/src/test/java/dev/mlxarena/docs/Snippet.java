@@ -13,23 +13,44 @@ import java.util.stream.Collectors;
  * the others, so a compiler's line number maps back to the README's ({@link #where}).
  */
 final class Snippet {
-  private static final List<String> JAVA_IMPORTS = List.of(
-      "dev.mlxarena.*", "dev.mlxarena.spi.*", "dev.mlxarena.host.*", "dev.mlxarena.reactive.*",
-      "dev.mlxarena.metal.*", "dev.mlxarena.cuda.*", "dev.mlxarena.micrometer.*",
-      "dev.mlxarena.docs.*", "io.micrometer.core.instrument.*",
-      "io.micrometer.core.instrument.binder.*", "reactor.core.publisher.*", "java.time.*",
-      "java.util.*");
-  private static final List<String> KOTLIN_IMPORTS = List.of(
-      "dev.mlxarena.*", "dev.mlxarena.spi.*", "dev.mlxarena.host.*", "dev.mlxarena.reactive.*",
-      "dev.mlxarena.metal.*", "dev.mlxarena.cuda.*", "dev.mlxarena.kotlin.*",
-      "dev.mlxarena.docs.*", "kotlinx.coroutines.*", "kotlinx.coroutines.flow.*",
-      "kotlinx.coroutines.reactive.asFlow");
-  private static final Pattern JAVA_MEMBER = Pattern.compile(
-      "^(@|((public|protected|private|static|final|abstract)\\s+)*(class|interface|record|enum)\\b"
-          + "|[\\w<>\\[\\],.? ]+\\s+\\w+\\s*\\([^=]*\\)\\s*(throws\\s+[\\w., ]+)?\\{?\\s*$)");
-  private static final Pattern KOTLIN_MEMBER = Pattern.compile(
-      "^(@|((public|internal|private|inline|suspend|data|abstract|open)\\s+)*"
-          + "(fun|class|object|interface)\\b)");
+  /** How each language's class is written around a block. */
+  private enum Language {
+    JAVA(".java", ";", "public final class %s extends ReadmeFixture {",
+        "@Override protected void run() throws Exception {",
+        Pattern.compile("^(@|((public|protected|private|static|final|abstract)\\s+)*"
+            + "(class|interface|record|enum)\\b"
+            + "|[\\w<>\\[\\],.? ]+\\s+\\w+\\s*\\([^=]*\\)\\s*(throws\\s+[\\w., ]+)?\\{?\\s*$)"),
+        List.of("dev.mlxarena.*", "dev.mlxarena.spi.*", "dev.mlxarena.host.*",
+            "dev.mlxarena.reactive.*", "dev.mlxarena.metal.*", "dev.mlxarena.cuda.*",
+            "dev.mlxarena.micrometer.*", "dev.mlxarena.docs.*", "io.micrometer.core.instrument.*",
+            "io.micrometer.core.instrument.binder.*", "reactor.core.publisher.*", "java.time.*",
+            "java.util.*")),
+    KOTLIN(".kt", "", "class %s : ReadmeFixture() {", "override fun run() {",
+        Pattern.compile("^(@|((public|internal|private|inline|suspend|data|abstract|open)\\s+)*"
+            + "(fun|class|object|interface)\\b)"),
+        List.of("dev.mlxarena.*", "dev.mlxarena.spi.*", "dev.mlxarena.host.*",
+            "dev.mlxarena.reactive.*", "dev.mlxarena.metal.*", "dev.mlxarena.cuda.*",
+            "dev.mlxarena.kotlin.*", "dev.mlxarena.docs.*", "kotlinx.coroutines.*",
+            "kotlinx.coroutines.flow.*", "kotlinx.coroutines.reactive.asFlow"));
+
+    final String extension;
+    final String terminator;
+    final String classHeader;
+    final String runHeader;
+    /** A first line of code that declares a member rather than starting a statement. */
+    final Pattern member;
+    final List<String> imports;
+
+    Language(String extension, String terminator, String classHeader, String runHeader,
+        Pattern member, List<String> imports) {
+      this.extension = extension;
+      this.terminator = terminator;
+      this.classHeader = classHeader;
+      this.runHeader = runHeader;
+      this.member = member;
+      this.imports = imports;
+    }
+  }
 
   final CodeBlock block;
   final String className;
@@ -39,45 +60,31 @@ final class Snippet {
   final boolean members;
   private final int firstLine;
 
-  private Snippet(CodeBlock block, String fileName, String source, boolean members, int firstLine) {
+  private Snippet(CodeBlock block, Language language) {
     this.block = block;
     this.className = "Readme" + block.line;
-    this.fileName = fileName;
-    this.source = source;
-    this.members = members;
-    this.firstLine = firstLine;
+    this.fileName = className + language.extension;
+    Split split = Split.of(block, language.member);
+    List<String> out = new ArrayList<>(List.of("package readme" + language.terminator, ""));
+    language.imports.forEach(i -> out.add("import " + i + language.terminator));
+    out.addAll(split.imports);
+    out.add(String.format(language.classHeader, className));
+    if (!split.members) {
+      out.add(language.runHeader);
+    }
+    this.firstLine = out.size() + 1;
+    out.addAll(split.body);
+    out.add(split.members ? "}" : "}}");
+    this.source = String.join("\n", out) + "\n";
+    this.members = split.members;
   }
 
   static Snippet java(CodeBlock block) {
-    String name = "Readme" + block.line;
-    Split split = Split.of(block, JAVA_MEMBER, "import ");
-    List<String> out = new ArrayList<>(List.of("package readme;", ""));
-    JAVA_IMPORTS.forEach(i -> out.add("import " + i + ";"));
-    out.addAll(split.imports);
-    out.add("public final class " + name + " extends ReadmeFixture {");
-    if (!split.members) {
-      out.add("@Override protected void run() throws Exception {");
-    }
-    int first = out.size() + 1;
-    out.addAll(split.body);
-    out.add(split.members ? "}" : "}}");
-    return new Snippet(block, name + ".java", String.join("\n", out) + "\n", split.members, first);
+    return new Snippet(block, Language.JAVA);
   }
 
   static Snippet kotlin(CodeBlock block) {
-    String name = "Readme" + block.line;
-    Split split = Split.of(block, KOTLIN_MEMBER, "import ");
-    List<String> out = new ArrayList<>(List.of("package readme", ""));
-    KOTLIN_IMPORTS.forEach(i -> out.add("import " + i));
-    out.addAll(split.imports);
-    out.add("class " + name + " : ReadmeFixture() {");
-    if (!split.members) {
-      out.add("override fun run() {");
-    }
-    int first = out.size() + 1;
-    out.addAll(split.body);
-    out.add(split.members ? "}" : "}}");
-    return new Snippet(block, name + ".kt", String.join("\n", out) + "\n", split.members, first);
+    return new Snippet(block, Language.KOTLIN);
   }
 
   /** The README place of line {@code line} of the generated source. */
@@ -100,12 +107,12 @@ final class Snippet {
     final List<String> body = new ArrayList<>();
     boolean members;
 
-    static Split of(CodeBlock block, Pattern member, String importKeyword) {
+    static Split of(CodeBlock block, Pattern member) {
       Split s = new Split();
       boolean leading = true;
       for (String line : block.lines) {
         String code = line.strip();
-        if (leading && code.startsWith(importKeyword)) {
+        if (leading && code.startsWith("import ")) {
           s.imports.add(code);
           s.body.add("");
           continue;
