@@ -4,9 +4,13 @@
 # (cpu-stand-in/: synchronous, device memory is host memory, the demo's kernels as C functions that
 # walk the same grid and check every range they touch against the live allocations; the toolkit's
 # cuda.h gives the driver's prototypes), then runs against them, over a kit device-kit.sh packed:
-# the CUDA backend's tests, the demo's GPU tests and a tiny --compare (with --llama, also a
-# llama-1b --compare of two tokens, a few minutes of CPU). Timings mean nothing here; kernels'
+# the CUDA backend's tests, the demo's GPU tests and kernel self-check, tiny --compare runs (with
+# --llama, also llama-1b runs of four tokens, several minutes of CPU). Timings mean nothing here; kernels'
 # numerics are checked on the GPU itself (DecodeKernelsSelfCheckTest).
+#
+# Where unshare can make a private mount namespace, the library search's tests run once more with
+# the stand-ins mounted over the toolkit's default place, /usr/local/cuda/lib64 (visible to that
+# one process only), as on a machine with the toolkit installed: they must not depend on it.
 #
 #   ../shared/tools/device-kit.sh [--no-build] cuda-jna examples
 #   bash benchmarks/native/check-gpu-path-on-cpu.sh [--llama] [KIT]      (KIT: .device by default)
@@ -43,13 +47,33 @@ demo() {
 }
 echo "=== the CUDA backend's tests"
 junit --scan-classpath "$kit/cuda-jna/test-classes" --include-classname '.*'
-echo "=== the demo's GPU tests (the self-check only shows its table: the stand-in kernels are the references' twins)"
+toolkit_default=/usr/local/cuda/lib64
+if unshare -m true 2>/dev/null || unshare -rm true 2>/dev/null; then
+  echo "=== the library search's tests with a toolkit at $toolkit_default (a private mount)"
+  tk="$libs/toolkit"
+  mkdir -p "$tk" && cp "$libs/libnvrtc.so.13" "$libs/libcublas.so.13" "$tk/"
+  ns=(unshare -m)
+  unshare -m true 2>/dev/null || ns=(unshare -rm)
+  "${ns[@]}" bash -c 'mkdir -p "$1" 2>/dev/null; mount --bind "$2" "$1" && shift 2 && exec "$@"' _ \
+    "$toolkit_default" "$tk" "$java" "${jopts[@]}" -jar "$kit/console.jar" execute --class-path "$cp" \
+    --details=summary --disable-banner --disable-ansi-colors --select-class dev.mlxarena.cuda.CudaLibrariesTest || failed=1
+else
+  echo "=== (no private mount namespace here: the library search's tests ran without a toolkit at $toolkit_default only)"
+fi
+echo "=== the demo's GPU tests, and the kernel self-check without its timings (the stand-in kernels are the references' twins)"
 junit --select-class dev.mlxarena.examples.demo.GpuDecodeTest
+jopts+=(-Dmlxarena.selfcheck.timings=false)
+junit --select-class dev.mlxarena.examples.demo.DecodeKernelsSelfCheckTest
 echo "=== the demo, tiny, every allocation mode"
 demo --model tiny --tokens 24 --compare --poison
+echo "=== the demo, tiny, fused ops, profiled"
+demo --model tiny --tokens 24 --compare --fuse --profile
+echo "=== the demo, tiny, cuBLAS, profiled"
+demo --model tiny --tokens 24 --matmul cublas --profile
 if [ "$llama" = 1 ]; then
-  echo "=== the demo, llama-1b, two tokens"
-  demo --model llama-1b --tokens 2 --compare
+  echo "=== the demo, llama-1b, four tokens, profiled, both op graphs"
+  demo --model llama-1b --tokens 4 --compare --profile
+  demo --model llama-1b --tokens 4 --fuse --profile
 fi
 [ "$failed" = 0 ] && echo "the GPU path ran on the CPU stand-ins" || echo "FAILED on the CPU stand-ins"
 exit "$failed"

@@ -8,17 +8,24 @@
 #   bash .device/native/run-gpu-decode.sh [PART...]                   # there, carry [".device"]
 #
 # Parts, in this order (all of them by default):
-#   selfcheck  every kernel of the demo against a CPU reference, F32 and BF16, one table;
-#              then the matrix-vector products timed on the Llama-1B shapes
+#   selfcheck  every kernel of the demo against a CPU reference, F32 and BF16, one table; then the
+#              matrix-vector products on the Llama-1B shapes (cuBLAS both ways and the kernel: GPU
+#              alone and host per call), and every kernel of a Llama-1B layer, timed
 #   tests      the CUDA backend's tests (pool contract on the GPU, streams, NVRTC, launches, cuBLAS)
 #   tiny       the tiny model, F32: the GPU's greedy tokens and logits against the host's over 64
-#              tokens (MHA with cuBLAS, GQA with the matvec kernel); the demo's tiny --compare
-#   poison     every allocation mode, readback lag and poisonOnRecycle give the same tokens; a BF16
-#              GQA model in two modes; the demo's tiny --compare --poison
-#   llama      the demo's llama-1b --compare (pooled, cuMemAlloc, cuMemAllocAsync), then pooled
-#              with the host waiting for every token (lag 0), then pooled with the matvec kernel
+#              tokens (MHA with cuBLAS, GQA with the matvec kernel, both op graphs); the demo's tiny
+#              --compare, one kernel per op and fused
+#   poison     every allocation mode, readback lag and poisonOnRecycle give the same tokens, in both
+#              op graphs; a BF16 GQA model in two modes and both graphs; a profiled run's counts; the
+#              demo's tiny --compare --poison
+#   llama      the demo's llama-1b --compare --profile (pooled, cuMemAlloc, cuMemAllocAsync: where a
+#              token's time goes, and the GPU alone): one kernel per op, fused, and each again with
+#              programmatic dependent launches; then pooled unprofiled (what profiling costs); pooled
+#              with cuBLAS, profiled; fused with dependent launches, pooled, the host waiting for
+#              every token (lag 0)
 #   torch      torch_decode.py, llama-1b and tiny, with and without PyTorch's caching allocator
-#   sanitizer  a tiny --compare under compute-sanitizer --tool memcheck
+#   sanitizer  a tiny --compare under compute-sanitizer --tool memcheck: one kernel per op, then fused
+#              with dependent launches
 #
 # Every part runs under its own time limit, and a failing part never stops the next. Logs go to
 # $OUT (eight files at most: summary.txt and one per part but info); a summary is printed last.
@@ -100,16 +107,22 @@ for p in "${parts[@]}"; do
       part tests 420 "$junit_cmd --scan-classpath \"$kit/cuda-jna/test-classes\" --include-classname '.*'" ;;
     tiny)
       part tiny 300 "$junit_cmd --select-method $gpu_test#tinyGpuTokensAndLogitsEqualTheHosts" \
-        "--select-method $gpu_test#tinyWithGroupedQueryAttentionAndTheOwnMatvecKernelEqualsTheHost"
-      part tiny 120 "$demo_cmd --model tiny --tokens 200 --compare" ;;
+        "--select-method $gpu_test#tinyWithGroupedQueryAttentionAndTheOwnMatvecKernelEqualsTheHost" \
+        "--select-method $gpu_test#tinyWithFusedOpsEqualsTheHost --select-method $gpu_test#tinyWithDependentLaunchesEqualsTheHost"
+      part tiny 120 "$demo_cmd --model tiny --tokens 200 --compare"
+      part tiny 120 "$demo_cmd --model tiny --tokens 200 --compare --fuse" ;;
     poison)
       part poison 300 "$junit_cmd --select-method $gpu_test#everyAllocationModeLagAndPoisonGivesTheSameTokens" \
-        "--select-method $gpu_test#aBf16GroupedQueryModelDecodesTheSameInEveryMode"
+        "--select-method $gpu_test#aBf16GroupedQueryModelDecodesTheSameInEveryModeAndItsOpGraphsAgree" \
+        "--select-method $gpu_test#aProfiledRunCountsEveryLaunchAndTimesTheGpu"
       part poison 120 "$demo_cmd --model tiny --tokens 200 --compare --poison" ;;
     llama)
-      part llama 300 "$demo_cmd --model llama-1b --tokens $tokens --compare"
-      part llama 120 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --readback-lag 0"
-      part llama 120 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --matmul kernel" ;;
+      for ops in "" "--fuse" "--pdl" "--fuse --pdl"; do
+        part llama 150 "$demo_cmd --model llama-1b --tokens $tokens --compare --profile $ops"
+      done
+      part llama 100 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool"
+      part llama 100 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --matmul cublas --profile"
+      part llama 100 "$demo_cmd --model llama-1b --tokens $tokens --alloc pool --fuse --pdl --readback-lag 0" ;;
     torch)
       for m in llama-1b tiny; do
         part torch 150 "python3 \"$here/torch_decode.py\" --model $m --tokens $tokens"
@@ -117,7 +130,9 @@ for p in "${parts[@]}"; do
       done ;;
     sanitizer)
       sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || echo compute-sanitizer)
-      part sanitizer 420 "\"$sanitizer\" --tool memcheck --target-processes all --print-limit 20 $demo_cmd --model tiny --tokens 8 --compare" ;;
+      for ops in "" "--fuse --pdl"; do
+        part sanitizer 200 "\"$sanitizer\" --tool memcheck --target-processes all --print-limit 20 $demo_cmd --model tiny --tokens 8 --compare $ops"
+      done ;;
     *)
       echo "unknown part '$p'" | tee -a "$out/summary.txt"; status[$p]=2 ;;
   esac
@@ -137,10 +152,11 @@ done
     printf '%-10s %s\n' "$p" "$verdict"
     [ -f "$log" ] || continue
     case "$p" in
-      selfcheck) grep -E 'FAILED|^kernel|^[a-z_ ]+ +(f32|bf16) |^[0-9]+ x [0-9]+ |^rows x cols|tests (successful|failed|skipped)' "$log" ;;
+      selfcheck) grep -E 'FAILED|^kernels:|tests (successful|failed|skipped)' "$log"
+        sed -n '/^matrix-vector products/,/^a layer, one kernel per op/p' "$log" ;;
       tests) grep -E '✘|tests (successful|failed|skipped)|MethodSource' "$log" | grep -v MethodSource | head -40 ;;
-      tiny|poison) grep -E 'tokens equal|every mode, lag|✘|tests (successful|failed|skipped)|^tokens \(checksum\)|^tokens per second|same tokens in every mode|^error' "$log" ;;
-      llama) grep -E '^mlx-arena demo|^startup|^tokens|^host time|^allocat|^  share|^peak|^weights|^one token|^fresh|^readback|^same tokens|^pooled:|^error|Exception' "$log" ;;
+      tiny|poison) grep -E 'tokens equal|every mode, lag|op graphs|GpuProfile|✘|tests (successful|failed|skipped)|^ops:|^tokens \(checksum\)|^tokens per second|same tokens in every mode|^error' "$log" ;;
+      llama) grep -E '^mlx-arena demo|^startup|^ops:|^ {20,}pooled|^tokens|^host|^allocat|^kernel launches|^  share|^peak|^weights|^one token|^fresh|^readback|^same tokens|^pooled:|^where a token|^  (kernel|cuBLAS|allocating|recycling|waiting|the rest|per )|^GPU|^error|Exception' "$log" ;;
       torch) grep -E '^GPU|^model|^tokens per second|^tensors allocated|^allocator|^peak|Error' "$log" ;;
       sanitizer) grep -E 'ERROR SUMMARY|^tokens \(checksum\)|same tokens|Invalid|^error' "$log" ;;
     esac | sed 's/^/    /'

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "stand_in.h"
 
 #define MAXA 100000
@@ -21,8 +22,10 @@ static Alloc allocs[MAXA];
 static int nallocs;
 
 static Alloc* find(uintptr_t p);
+static const char* running; // the kernel being run, for the message of a stray access
 static void die(const char* what, uintptr_t p, size_t n) {
-  fprintf(stderr, "cuda stand-in: %s at 0x%lx +%zu\n", what, (unsigned long) p, n);
+  fprintf(stderr, "cuda stand-in: %s at 0x%lx +%zu%s%s\n", what, (unsigned long) p, n, running ? " in kernel " : "",
+      running ? running : "");
   fflush(stderr);
   abort();
 }
@@ -55,7 +58,8 @@ CUresult cuDeviceGet(CUdevice* d, int o) { if (o != 0) return CUDA_ERROR_INVALID
 CUresult cuDeviceGetName(char* name, int len, CUdevice d) { snprintf(name, len, "CPU stand-in"); return CUDA_SUCCESS; }
 CUresult cuDeviceTotalMem_v2(size_t* b, CUdevice d) { *b = (size_t) 8 << 30; return CUDA_SUCCESS; }
 CUresult cuDeviceGetAttribute(int* v, CUdevice_attribute a, CUdevice d) {
-  if (a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) *v = 9; else if (a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR) *v = 0; else return CUDA_ERROR_INVALID_VALUE;
+  if (a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) *v = 9; else if (a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR) *v = 0;
+  else if (a == CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT) *v = 132; else return CUDA_ERROR_INVALID_VALUE;
   return CUDA_SUCCESS;
 }
 static int ctxdummy;
@@ -88,16 +92,37 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* h, size_t n, CUstream s
 CUresult cuMemcpyDtoHAsync_v2(void* h, CUdeviceptr d, size_t n, CUstream s) { check_range(h, n); return cuMemcpyDtoH_v2(h, d, n); }
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st) { check_range((void*) d, n); check_range((void*) s, n); memmove((void*) d, (void*) s, n); return CUDA_SUCCESS; }
 CUresult cuMemGetInfo_v2(size_t* f, size_t* t) { *t = (size_t) 8 << 30; *f = *t - used - (256 << 20); return CUDA_SUCCESS; }
-static int streams;
-CUresult cuStreamCreate(CUstream* s, unsigned int f) { *s = (CUstream) malloc(16); streams++; return CUDA_SUCCESS; }
-CUresult cuStreamDestroy_v2(CUstream s) { free(s); streams--; return CUDA_SUCCESS; }
+#define MAXS 256
+static CUstream streams[MAXS];
+static int nstreams;
+CUresult cuStreamCreate(CUstream* s, unsigned int f) {
+  if (nstreams == MAXS) die("too many streams", 0, 0);
+  *s = (CUstream) malloc(16); streams[nstreams++] = *s; return CUDA_SUCCESS;
+}
+CUresult cuStreamDestroy_v2(CUstream s) {
+  for (int i = 0; i < nstreams; i++) if (streams[i] == s) { streams[i] = streams[--nstreams]; free(s); return CUDA_SUCCESS; }
+  return CUDA_ERROR_INVALID_HANDLE;
+}
+static int live_stream(CUstream s) { if (!s) return 1; for (int i = 0; i < nstreams; i++) if (streams[i] == s) return 1; return 0; }
 CUresult cuStreamSynchronize(CUstream s) { return CUDA_SUCCESS; }
+// An event: its flags, and the time it was last recorded (work is synchronous, so recording is
+// reaching it), -1 before that.
+typedef struct { unsigned flags; double at; } Event;
 static int events;
-CUresult cuEventCreate(CUevent* e, unsigned int f) { *e = (CUevent) malloc(16); events++; return CUDA_SUCCESS; }
-CUresult cuEventRecord(CUevent e, CUstream s) { return CUDA_SUCCESS; }
+static double now_ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
+CUresult cuEventCreate(CUevent* e, unsigned int f) { Event* v = malloc(sizeof(Event)); v->flags = f; v->at = -1; *e = (CUevent) v; events++; return CUDA_SUCCESS; }
+CUresult cuEventRecord(CUevent e, CUstream s) { ((Event*) e)->at = now_ms(); return CUDA_SUCCESS; }
 CUresult cuEventQuery(CUevent e) { return CUDA_SUCCESS; }
 CUresult cuEventSynchronize(CUevent e) { return CUDA_SUCCESS; }
 CUresult cuEventDestroy_v2(CUevent e) { free(e); events--; return CUDA_SUCCESS; }
+// The plain name, as the driver exports it beside cuda.h's _v2.
+#undef cuEventElapsedTime
+CUresult cuEventElapsedTime(float* ms, CUevent a, CUevent b) {
+  Event* x = (Event*) a; Event* y = (Event*) b;
+  if ((x->flags | y->flags) & CU_EVENT_DISABLE_TIMING) return CUDA_ERROR_INVALID_HANDLE;
+  if (x->at < 0 || y->at < 0) return CUDA_ERROR_INVALID_HANDLE;
+  *ms = (float) (y->at - x->at); return CUDA_SUCCESS;
+}
 static size_t pool_high, pool_thr;
 CUresult cuDeviceGetDefaultMemPool(CUmemoryPool* p, CUdevice d) { *p = (CUmemoryPool) &pool_high; return CUDA_SUCCESS; }
 CUresult cuMemPoolSetAttribute(CUmemoryPool p, CUmemPool_attribute a, void* v) {
@@ -141,6 +166,18 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
   if (bx * by * bz > 1024 || bx * by * bz == 0 || gx == 0 || gy == 0 || gz == 0 || extra != NULL) return CUDA_ERROR_INVALID_VALUE;
   if (shared > 48 * 1024) return CUDA_ERROR_INVALID_VALUE;
   Dim g = {gx, gy, gz}, b = {bx, by, bz};
+  if (!live_stream(s)) return CUDA_ERROR_INVALID_HANDLE;
+  running = e->name;
   e->kernel(params, g, b, shared);
+  running = NULL;
   return CUDA_SUCCESS;
+}
+// A launch with attributes: only programmatic stream serialization, the one the project sets; the
+// layout is cuda.h's own, so a field the Java side writes at the wrong offset shows here.
+CUresult cuLaunchKernelEx(const CUlaunchConfig* c, CUfunction f, void** params, void** extra) {
+  if (c->numAttrs != 1 || c->attrs == NULL) return CUDA_ERROR_INVALID_VALUE;
+  if (c->attrs[0].id != CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION
+      || c->attrs[0].value.programmaticStreamSerializationAllowed != 1) return CUDA_ERROR_INVALID_VALUE;
+  return cuLaunchKernel(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
+      c->sharedMemBytes, c->hStream, params, extra);
 }

@@ -82,18 +82,46 @@ static void softmax_rows(void** a, Dim g, Dim b, unsigned shared) {
     for (int t = 0; t < n; t++) o[t] = o[t] / sum;
   }
 }
+// The weighted sum of the values for one head: out[i] = sum over t < n of p[t] * v_t[kvh][i].
+static void values_head(const float* p, const char* v, void* out, int n, int kvh, int kh, int d, int es) {
+  for (int i = 0; i < d; i++) {
+    float acc = 0; for (int t = 0; t < n; t++) { const char* vt = v + (((size_t) t * kvh + kh) * d + i) * es; check_range(vt, es); acc += p[t] * ld(vt, 0, es); }
+    check_range((char*) out + (size_t) i * es, es); st(out, i, acc, es);
+  }
+}
+// What values_block needs of shared memory for a block of `threads` threads.
+static unsigned values_shared(unsigned threads, int d, int es) { unsigned v = threads * (16 / es); return 4 * (v > (unsigned) d ? v : (unsigned) d); }
 static void values(void** a, Dim g, Dim b, unsigned shared, int es) {
   const float* probs = P(0); const char* v = P(1); void* out = P(2); int n = I(3), heads = I(4), kvh = I(5), d = I(6), stride = I(7);
-  if ((int) b.x != d) bad("attn_values", "block.x is not the head size");
-  if (shared < b.y * d * 4) bad("attn_values", "too little shared memory");
+  if (b.x % 32 || b.y != 1) bad("attn_values", "block not whole warps in x");
+  if (shared < values_shared(b.x, d, es)) bad("attn_values", "too little shared memory");
   if ((int) g.x != heads) bad("attn_values", "grid is not the head count");
   for (int h = 0; h < heads; h++) {
-    int kh = h / (heads / kvh); const float* p = probs + (size_t) h * stride; check_range(p, (size_t) n * 4);
-    for (int i = 0; i < d; i++) {
-      float acc = 0; for (int t = 0; t < n; t++) { const char* vt = v + (((size_t) t * kvh + kh) * d + i) * es; check_range(vt, es); acc += p[t] * ld(vt, 0, es); }
-      check_range((char*) out + ((size_t) h * d + i) * es, es); st(out, (long long) h * d + i, acc, es);
-    }
+    check_range(probs + (size_t) h * stride, (size_t) n * 4);
+    values_head(probs + (size_t) h * stride, v, (char*) out + (size_t) h * d * es, n, kvh, h / (heads / kvh), d, es);
   }
+}
+// scores, softmax and values of every head in one kernel, the scores in shared memory.
+static void attention(void** a, Dim g, Dim b, unsigned shared, int es) {
+  const void* q = P(0); const char* k = P(1); const char* v = P(2); void* out = P(3);
+  int n = I(4), heads = I(5), kvh = I(6), d = I(7); float scale = F(8);
+  if (b.x % 32 || b.y != 1) bad("attention", "block not whole warps in x");
+  if ((int) g.x != heads) bad("attention", "grid is not the head count");
+  if (shared < 4u * (unsigned) ((n + 3) & ~3) + values_shared(b.x, d, es)) bad("attention", "too little shared memory");
+  check_range(q, (size_t) heads * d * es);
+  float* s = malloc((size_t) n * 4);
+  for (int h = 0; h < heads; h++) {
+    int kh = h / (heads / kvh); float m = -INFINITY, sum = 0;
+    for (int t = 0; t < n; t++) {
+      const char* kt = k + ((size_t) t * kvh + kh) * d * es; check_range(kt, (size_t) d * es);
+      float dot = 0; for (int i = 0; i < d; i++) dot += ld(q, (long long) h * d + i, es) * ld(kt, i, es);
+      s[t] = dot * scale; m = fmaxf(m, s[t]);
+    }
+    for (int t = 0; t < n; t++) { s[t] = expf(s[t] - m); sum += s[t]; }
+    for (int t = 0; t < n; t++) s[t] = s[t] / sum;
+    values_head(s, v, (char*) out + (size_t) h * d * es, n, kvh, kh, d, es);
+  }
+  free(s);
 }
 static void add(void** a, Dim g, Dim b, int es) {
   const void* x = P(0); const void* y = P(1); void* o = P(2); int n = I(3);
@@ -114,12 +142,35 @@ static void argmax(void** a, Dim g, Dim b, int es) {
   float best = -INFINITY; int idx = n; for (int i = 0; i < n; i++) { float v = ld(x, i, es); if (v > best) { best = v; idx = i; } }
   *out = idx < n ? idx : 0;
 }
+// The grid every matrix-vector kernel takes: whole warps, a power-of-two split of them per row, enough
+// blocks for the rows.
+static void row_grid(const char* k, Dim g, Dim b, int rows, int splits) {
+  if (b.x % 32 || b.y != 1) bad(k, "block not whole warps in x");
+  int warps = b.x / 32;
+  if (splits < 1 || splits > warps || warps % splits || (splits & (splits - 1))) bad(k, "splits do not divide the block's warps");
+  if ((long long) g.x * (warps / splits) < rows) bad(k, "grid too small");
+}
+static float row_dot(const char* w, const void* x, int cols, int es) { float acc = 0; for (int c = 0; c < cols; c++) acc += ld(w, c, es) * ld(x, c, es); return acc; }
 static void matvec(void** a, Dim g, Dim b, int es) {
-  const char* w = P(0); const void* x = P(1); void* y = P(2); int rows = I(3), cols = I(4);
-  if (b.x % 32) bad("matvec", "block not a multiple of 32");
-  if ((long long) g.x * (b.x / 32) < rows) bad("matvec", "grid too small");
+  const char* w = P(0); const void* x = P(1); const void* add = P(2); void* y = P(3); int rows = I(4), cols = I(5), splits = I(6);
+  row_grid("matvec", g, b, rows, splits);
   check_range(w, (size_t) rows * cols * es); check_range(x, (size_t) cols * es); check_range(y, (size_t) rows * es);
-  for (int r = 0; r < rows; r++) { float acc = 0; for (int c = 0; c < cols; c++) acc += ld(w, (long long) r * cols + c, es) * ld(x, c, es); st(y, r, acc, es); }
+  if (add) check_range(add, (size_t) rows * es);
+  for (int r = 0; r < rows; r++) { float acc = row_dot(w + (size_t) r * cols * es, x, cols, es); st(y, r, add ? acc + ld(add, r, es) : acc, es); }
+}
+static void matvec_swiglu(void** a, Dim g, Dim b, int es) {
+  const char* w = P(0); const void* x = P(1); void* y = P(2); int ffn = I(3), cols = I(4), splits = I(5);
+  row_grid("matvec_swiglu", g, b, ffn, splits);
+  check_range(w, (size_t) 2 * ffn * cols * es); check_range(x, (size_t) cols * es); check_range(y, (size_t) ffn * es);
+  for (int r = 0; r < ffn; r++) {
+    float gt = row_dot(w + (size_t) r * cols * es, x, cols, es), up = row_dot(w + (size_t) (ffn + r) * cols * es, x, cols, es);
+    st(y, r, gt / (1.0f + expf(-gt)) * up, es);
+  }
+}
+// Released at once: the stand-in runs each launch to its end before the host goes on.
+static void hold(void** a, Dim g, Dim b, unsigned s) {
+  const int* release = P(0); int* outcome = P(1); check_range(release, 4); check_range(outcome, 4);
+  if (g.x != 1 || b.x != 1) bad("hold", "not one thread"); *outcome = 1;
 }
 static uint64_t mix64(uint64_t z) { z += 0x9E3779B97F4A7C15ull; z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull; z = (z ^ (z >> 27)) * 0x94D049BB133111EBull; return z ^ (z >> 31); }
 static void init_uniform(void** a, Dim g, Dim b, int es) {
@@ -134,16 +185,22 @@ static void fill(void** a, Dim g, Dim b, int es) {
   static void name##_f32(void** a, Dim g, Dim b, unsigned s) { fn(a, g, b, 4); } \
   static void name##_bf16(void** a, Dim g, Dim b, unsigned s) { fn(a, g, b, 2); }
 BOTH(embed, embed) BOTH(rms_norm, rms_norm) BOTH(rope_store_kv, rope) BOTH(attn_scores, scores) BOTH(add, add)
-BOTH(swiglu, swiglu) BOTH(argmax, argmax) BOTH(matvec, matvec) BOTH(init_uniform, init_uniform) BOTH(fill, fill)
+BOTH(swiglu, swiglu) BOTH(argmax, argmax) BOTH(matvec, matvec) BOTH(matvec_swiglu, matvec_swiglu)
+BOTH(init_uniform, init_uniform) BOTH(fill, fill)
 static void attn_values_f32(void** a, Dim g, Dim b, unsigned s) { values(a, g, b, s, 4); }
 static void attn_values_bf16(void** a, Dim g, Dim b, unsigned s) { values(a, g, b, s, 2); }
+static void attention_f32(void** a, Dim g, Dim b, unsigned s) { attention(a, g, b, s, 4); }
+static void attention_bf16(void** a, Dim g, Dim b, unsigned s) { attention(a, g, b, s, 2); }
 // test_kernels.cu of cuda-jna
 static void axpy_f32(void** a, Dim g, Dim b, unsigned s) { float al = F(0); const float* x = P(1); float* y = P(2); int n = I(3);
   check_range(x, n * 4); check_range(y, n * 4); for (int i = 0; i < n && i < (long long) g.x * b.x; i++) y[i] = al * x[i] + y[i]; }
+static void axpy_after_f32(void** a, Dim g, Dim b, unsigned s) { axpy_f32(a, g, b, s); }
 static void iota_i64(void** a, Dim g, Dim b, unsigned s) { long long* o = P(0); long long base = L(1); int n = I(2); check_range(o, n * 8L); for (int i = 0; i < n; i++) o[i] = base + i; }
 #define E(n, p) {#n, n, p}
 Entry STAND_IN_KERNELS[] = {
   E(embed_f32, 5), E(embed_bf16, 5), E(rms_norm_f32, 5), E(rms_norm_bf16, 5), E(rope_store_kv_f32, 12), E(rope_store_kv_bf16, 12),
   E(attn_scores_f32, 9), E(attn_scores_bf16, 9), {"softmax_rows_f32", softmax_rows, 4}, E(attn_values_f32, 8), E(attn_values_bf16, 8),
-  E(add_f32, 4), E(add_bf16, 4), E(swiglu_f32, 4), E(swiglu_bf16, 4), E(argmax_f32, 3), E(argmax_bf16, 3), E(matvec_f32, 5), E(matvec_bf16, 5),
-  E(init_uniform_f32, 4), E(init_uniform_bf16, 4), E(fill_f32, 3), E(fill_bf16, 3), E(axpy_f32, 4), E(iota_i64, 3), {0, 0, 0}};
+  E(attention_f32, 9), E(attention_bf16, 9),
+  E(add_f32, 4), E(add_bf16, 4), E(swiglu_f32, 4), E(swiglu_bf16, 4), E(argmax_f32, 3), E(argmax_bf16, 3), E(matvec_f32, 7), E(matvec_bf16, 7),
+  E(matvec_swiglu_f32, 6), E(matvec_swiglu_bf16, 6), E(hold, 3),
+  E(init_uniform_f32, 4), E(init_uniform_bf16, 4), E(fill_f32, 3), E(fill_bf16, 3), E(axpy_f32, 4), E(axpy_after_f32, 4), E(iota_i64, 3), {0, 0, 0}};

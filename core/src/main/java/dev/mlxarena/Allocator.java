@@ -2,16 +2,28 @@ package dev.mlxarena;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Allocation under the pool's lock: what a scope's own reserve could not serve. A request takes a
- * free block of its bucket ({@link FreeLists#pop}: the global list, then parked reserves), else a
- * fresh one from the device ledger, and is issued through the scope ({@link ScopeState#issue}, the
- * same path as a lock-free allocation), whose counts are folded in at once.
+ * free block of its bucket that the scope may use (for a scope on a stream, its stream's lane
+ * first, {@link StreamLanes#pop}; then {@link FreeLists#pop}: the global list, then parked
+ * reserves), else a fresh one from the device ledger, and is issued through the scope ({@link
+ * ScopeState#issue}, the same path as a lock-free allocation), whose counts are folded in at once.
+ *
+ * <h2>Fences before fresh memory</h2>
+ * A completed fence may have freed a fitting buffer that the pool has not collected yet, and only
+ * a poll round, without the lock, can tell ({@code Settler#poll}). So before it goes to the device
+ * (or refuses under the memory limit), an allocation that finds nothing free returns {@code null}
+ * while fences are waiting, and the pool polls and asks again with {@code polled} set. A batch is
+ * polled for before it starts, whenever fences are waiting.
  *
  * <p>A batch takes every block before it issues any, so that a failure can put back exactly what
- * it took and leave the pool as it was. Guarded by the pool's lock.
+ * it took, each where it came from, and leave the pool as it was. Takes the pool's lock itself
+ * (a {@link Section}); everything else here runs under it.
  */
+@SuppressWarnings("try") // try (Section held = section.enter()) holds the lock for a section
 final class Allocator {
 
   /** The requests of a batch, with their element counts and buckets, checked before the lock. */
@@ -34,25 +46,93 @@ final class Allocator {
     }
   }
 
+  // Where a block of a batch came from, to put it back there.
+  private static final byte FROM_LISTS = 0;
+  private static final byte FROM_RESERVE = 1;
+  private static final byte FROM_LANE = 2;
+  private static final byte FRESH = 3;
+
+  private final Section section;
+  private final Settler settler;
+  private final Consumer<ScopeState> ensureUsable;
   private final FreeLists free;
   private final FenceQueue fences;
+  private final StreamLanes lanes;
   private final DeviceLedger ledger;
   private final Evictor evictor;
   private final PoolCounters counters;
 
-  Allocator(FreeLists free, FenceQueue fences, DeviceLedger ledger, Evictor evictor, PoolCounters counters) {
+  Allocator(
+      Section section,
+      Settler settler,
+      Consumer<ScopeState> ensureUsable,
+      FreeLists free,
+      FenceQueue fences,
+      StreamLanes lanes,
+      DeviceLedger ledger,
+      Evictor evictor,
+      PoolCounters counters) {
+    this.section = section;
+    this.settler = settler;
+    this.ensureUsable = ensureUsable;
     this.free = free;
     this.fences = fences;
+    this.lanes = lanes;
     this.ledger = ledger;
     this.evictor = evictor;
     this.counters = counters;
   }
 
-  /** One allocation through {@code scope}, on its thread, after its reserve had nothing. */
-  Buffer alloc(ScopeState scope, int bucket, long bytes, DType dtype, long elements, long[] shape) {
-    fences.collect();
-    Block b = free.pop(bucket);
+  /**
+   * One allocation through {@code scope}, on its thread, after its reserve had nothing: under the
+   * lock; if nothing is free while fences wait, polls them without the lock and asks again.
+   */
+  Buffer allocate(ScopeState scope, int bucket, long bytes, DType dtype, long elements, long[] shape) {
+    Buffer handle;
+    try (Section held = section.enter()) {
+      ensureUsable.accept(scope);
+      handle = alloc(scope, bucket, bytes, dtype, elements, shape, false);
+    }
+    if (handle == null) {
+      settler.poll();
+      try (Section held = section.enter()) {
+        ensureUsable.accept(scope);
+        handle = alloc(scope, bucket, bytes, dtype, elements, shape, true);
+      }
+    }
+    return handle;
+  }
+
+  /** Every request of {@code batch} through {@code scope}, or none, after polling the fences. */
+  List<Buffer> allocate(ScopeState scope, Batch batch) {
+    settler.poll(); // what completed fences freed serves the batch before the device does
+    try (Section held = section.enter()) {
+      ensureUsable.accept(scope);
+      return allocBatch(scope, batch);
+    }
+  }
+
+  /** Whether fences are waiting that a poll round might find complete. */
+  private boolean fencesWaiting() {
+    return !fences.isEmpty() || !lanes.isEmpty();
+  }
+
+  /**
+   * One allocation through {@code scope}, on its thread, after its reserve had nothing; {@code
+   * null} if nothing is free and, unless {@code polled}, fences are waiting (see the class comment).
+   */
+  private @Nullable Buffer alloc(
+      ScopeState scope, int bucket, long bytes, DType dtype, long elements, long[] shape, boolean polled) {
+    DeviceStream stream = scope.stream;
+    Block b = stream == null ? null : lanes.pop(stream, bucket);
+    lanes.sweep();
     if (b == null) {
+      b = free.pop(bucket);
+    }
+    if (b == null) {
+      if (!polled && fencesWaiting()) {
+        return null;
+      }
       b = ledger.fresh(bucket, bytes, evictor);
       ledger.commit();
     }
@@ -62,44 +142,58 @@ final class Allocator {
   }
 
   /** Every request of {@code batch} through {@code scope}, or none, with one residency commit. */
-  List<Buffer> allocBatch(ScopeState scope, Batch batch) {
+  private List<Buffer> allocBatch(ScopeState scope, Batch batch) {
     List<AllocRequest> requests = batch.requests();
     long[] elements = batch.elements();
     int[] buckets = batch.buckets();
     int n = requests.size();
     Block[] taken = new Block[n];
-    boolean[] isFresh = new boolean[n];
+    byte[] from = new byte[n];
+    StreamLanes.Entry[] entries = new StreamLanes.Entry[n];
+    DeviceStream stream = scope.stream;
     long peakBefore = counters.peakHeldBytes;
     int i = 0;
     try {
       for (; i < n; i++) {
         Block b = scope.takeReserved(buckets[i]);
+        from[i] = FROM_RESERVE;
+        if (b == null && stream != null) {
+          b = lanes.pop(stream, buckets[i]);
+          from[i] = FROM_LANE;
+          entries[i] = lanes.poppedFrom;
+        }
         if (b == null) {
           b = free.pop(buckets[i]);
+          from[i] = FROM_LISTS;
         }
         if (b == null) {
           b = ledger.fresh(buckets[i], requests.get(i).bytes(), evictor);
-          isFresh[i] = true;
+          from[i] = FRESH;
         }
         taken[i] = b;
       }
     } catch (RuntimeException e) {
-      // Undo in reverse order, so every free list is restored to its exact former order.
+      // Undo in reverse order, so every free list is restored to its exact former order; a block
+      // of the scope's reserve or its stream's lane goes back there, where only the stream may
+      // take it.
       for (int j = i - 1; j >= 0; j--) {
-        if (isFresh[j]) {
-          ledger.undoFresh(taken[j]);
-        } else {
-          free.add(taken[j]);
+        switch (from[j]) {
+          case FRESH -> ledger.undoFresh(taken[j]);
+          case FROM_RESERVE -> scope.reserve.push(taken[j]);
+          case FROM_LANE -> lanes.unpop(entries[j], taken[j]);
+          default -> free.add(taken[j]);
         }
       }
       counters.peakHeldBytes = peakBefore;
       throw e;
+    } finally {
+      lanes.sweep();
     }
     boolean anyFresh = false;
     List<Buffer> out = new ArrayList<>(n);
     for (int j = 0; j < n; j++) {
       AllocRequest r = requests.get(j);
-      anyFresh |= isFresh[j];
+      anyFresh |= from[j] == FRESH;
       out.add(scope.issue(taken[j], r.dtype(), r.bytes(), elements[j], r.shapeUnsafe()));
     }
     counters.fold(scope);

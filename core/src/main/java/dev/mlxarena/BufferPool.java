@@ -23,7 +23,8 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>Every device buffer the pool holds is in exactly one place: behind one live handle (LIVE,
  *       in the record of the scope that issued it); free (FREE) in one bucket's global list, one
- *       parked reserve or the reserve of one open scope; or waiting for a fence (DEFERRED).
+ *       parked reserve, the reserve of one open scope, or one stream's lane (free for that stream
+ *       alone until its fence completes); or waiting for a fence (DEFERRED).
  *   <li>Every move out of LIVE bumps the buffer's generation, which makes all earlier handles stale
  *       (see {@link Buffer}). Release, scope close and reset recycle a buffer only if the handle's
  *       generation still matches, so mixing them never puts one buffer in two places, and two later
@@ -46,16 +47,15 @@ import org.jspecify.annotations.Nullable;
  * under the lock; {@link #stats()} adds in the open scopes' counts, so it is exact for a pool used
  * by one thread and approximate while other threads allocate. A pool closed on one thread while
  * another still allocates through one of its scopes is a use after close, which is not checked.
+ * Fences and streams are never called under the lock (see {@link Fence}).
  *
- * <h2>Rooms</h2>
- * This class is the façade: it holds the lock, checks arguments and the pool's state, and hands
- * each call to the room that owns the state it changes; {@code core/README.md} describes the rooms
- * and how they stack.
+ * <p>This class is the façade: it holds the lock, checks arguments and the pool's state, and hands
+ * each call to the room that owns the state it changes (see {@code core/README.md}).
  *
  * <p>{@link #alloc}, {@link #allocBatch} and {@link #reset()} act on the pool's default scope,
  * for code written against mlx-native's single-arena API.
  */
-@SuppressWarnings("try") // try (PoolLock held = lock.hold()) holds the lock for a section
+@SuppressWarnings("try") // try (Section held = section.enter()) holds the lock for a section
 public final class BufferPool implements AutoCloseable {
   private final Device device;
   private final PoolOptions options;
@@ -73,8 +73,12 @@ public final class BufferPool implements AutoCloseable {
   private final DeviceLedger ledger;
   private final Evictor evictor;
   private final FenceQueue fences;
+  /** Sections under {@link #lock} that close the fences released inside them once it is free. */
+  private final Section section;
+  private final StreamLanes lanes;
   private final Allocator allocator;
   private final HandBacks handBacks;
+  private final Settler settler;
   private final Registrations registrations;
   private final PoolAudit audit;
 
@@ -88,10 +92,15 @@ public final class BufferPool implements AutoCloseable {
         device, options.isResidency() ? device.residencySet() : null, options, counters);
     this.evictor = new Evictor(free, ledger, counters, options.getCacheLimit());
     this.fences = new FenceQueue(free, evictor, counters);
-    this.allocator = new Allocator(free, fences, ledger, evictor, counters);
-    this.handBacks = new HandBacks(scopes, free, fences, evictor, counters);
+    this.section = new Section(lock, fences);
+    this.lanes = new StreamLanes(free, fences, evictor, counters);
+    boolean poison = options.isPoisonOnRecycle();
+    this.handBacks = new HandBacks(scopes, free, fences, lanes, evictor, counters, poison);
+    this.settler = new Settler(section, () -> !closed, handBacks, fences, lanes, poison);
+    this.allocator = new Allocator(
+        section, settler, this::ensureUsable, free, fences, lanes, ledger, evictor, counters);
     this.registrations = new Registrations(lock, ledger);
-    this.audit = new PoolAudit(lock, policy, ledger, free, scopes, fences, counters);
+    this.audit = new PoolAudit(lock, policy, ledger, free, scopes, fences, lanes, counters);
   }
 
   /** A pool on {@code device} with {@link PoolOptions#defaults()}. */
@@ -129,8 +138,20 @@ public final class BufferPool implements AutoCloseable {
   }
 
   /**
-   * Opens a new arena cycle whose buffers are used by work on {@code stream} (see {@link
-   * DeviceStream}): when it closes, its buffers are handed back in stream order.
+   * Opens a new arena cycle whose buffers are used by work on {@code stream}, and handed back in
+   * stream order: when the scope closes (or one of its buffers is released or closed), the pool
+   * records a fence on the stream, and the buffers are reusable at once by later scopes on the
+   * same stream, and by other streams, stream-less scopes and host access once that fence has
+   * completed. The host never waits; see {@link DeviceStream} for what this asks of the caller.
+   *
+   * <pre>{@code
+   * for (int t = 0; t < tokens; t++) {
+   *   try (Scope token = pool.openScope(stream)) {  // adopts the last token's buffers, no wait
+   *     Buffer x = token.alloc(bytes, DType.BF16, n);
+   *     kernel.launch(stream, x);                   // the device may still run token t-1 here
+   *   }                                             // x goes back behind a fence on stream
+   * }
+   * }</pre>
    *
    * @throws IllegalArgumentException if the stream belongs to another device
    * @throws PoolClosedException if the pool is closed
@@ -141,11 +162,19 @@ public final class BufferPool implements AutoCloseable {
     return open(stream);
   }
 
+  /**
+   * Opens a scope on {@code stream} or none. A scope on a stream adopts the newest reserve its
+   * stream's last scope handed back, whatever its fence; a scope elsewhere, or with none to adopt,
+   * the newest reserve anyone may take (see {@code StreamLanes}, {@code FreeLists}). No fence is
+   * polled here: the steady state polls nothing.
+   */
   private Scope open(@Nullable DeviceStream stream) {
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       ensureOpen();
-      fences.collect();
-      ScopeState s = scopes.open(handles, device.name(), stream, free.adopt());
+      StreamLanes.Entry adopted = stream == null ? null : lanes.adopt(stream, evictor.cacheRoom());
+      ScopeState s = scopes.open(
+          handles, device.name(), stream, adopted != null ? adopted.reserve : free.adopt());
+      s.adopted = adopted;
       Scope handle = new Scope(this, s);
       boolean watched = LeakTracker.sample(options.getLeakDetection());
       if (watched || options.isStrictClose()) {
@@ -162,32 +191,9 @@ public final class BufferPool implements AutoCloseable {
     }
   }
 
-  /**
-   * Closes {@code scope} now, or once {@code fence} completes; a no-op if it is closed. Recycling
-   * its record runs between two short locked sections, without the lock, so that scopes closing
-   * on many threads do not queue behind each other (see {@code HandBacks}); a second close of the
-   * same scope waits for the first to finish.
-   */
+  /** Closes {@code scope} now, or once {@code fence} completes (see {@code Settler#closeScope}). */
   void closeScope(ScopeState scope, @Nullable Fence fence) {
-    Reserve reserve;
-    try (PoolLock held = lock.hold()) {
-      if (!scope.isOpen()) {
-        return;
-      }
-      if (fence != null && !fence.isComplete() && !scope.handingBack) {
-        handBacks.closeAfter(scope, fence);
-        return;
-      }
-      reserve = scope.handingBack ? null : handBacks.beginClose(scope, fence != null);
-    }
-    if (reserve == null) {
-      scope.awaitClosed();
-      return;
-    }
-    HandBacks.recycleInto(scope, reserve);
-    try (PoolLock held = lock.hold()) {
-      handBacks.endClose(scope, reserve, fence, !closed);
-    }
+    settler.closeScope(scope, fence);
   }
 
   // ================================================================ allocation
@@ -231,18 +237,11 @@ public final class BufferPool implements AutoCloseable {
     if (b != null) {
       return scope.issue(b, dtype, bytes, elements, shape);
     }
-    try (PoolLock held = lock.hold()) {
-      ensureUsable(scope);
-      return allocator.alloc(scope, bucket, bytes, dtype, elements, shape);
-    }
+    return allocator.allocate(scope, bucket, bytes, dtype, elements, shape);
   }
 
   List<Buffer> allocBatchIn(ScopeState scope, List<AllocRequest> requests) {
-    Allocator.Batch batch = Allocator.Batch.of(policy, requests);
-    try (PoolLock held = lock.hold()) {
-      ensureUsable(scope);
-      return allocator.allocBatch(scope, batch);
-    }
+    return allocator.allocate(scope, Allocator.Batch.of(policy, requests));
   }
 
   // ================================================================ release and reset
@@ -257,10 +256,12 @@ public final class BufferPool implements AutoCloseable {
    */
   public void release(Buffer buffer) {
     ScopeState issuer = HandBacks.requireOwnPooled(buffer, handles, "release");
-    try (PoolLock held = lock.hold()) {
+    Transit t;
+    try (Section held = section.enter()) {
       ensureLive(buffer, issuer);
-      handBacks.recycle(issuer, buffer.block, Block.DEATH_RELEASED);
+      t = handBacks.release(issuer, buffer.block, Block.DEATH_RELEASED);
     }
+    settler.settle(t);
   }
 
   /**
@@ -274,10 +275,16 @@ public final class BufferPool implements AutoCloseable {
   public void release(Buffer buffer, Fence fence) {
     ScopeState issuer = HandBacks.requireOwnPooled(buffer, handles, "release");
     Checks.notNull(fence, "fence");
-    try (PoolLock held = lock.hold()) {
+    Waiting probe = fences.probe(fence); // without the lock
+    Transit t;
+    try (Section held = section.enter()) {
       ensureLive(buffer, issuer);
-      handBacks.defer(issuer, buffer.block, Block.DEATH_RELEASED, fence);
+      t = handBacks.releaseAfter(issuer, buffer.block, probe);
     }
+    if (probe.result == Waiting.FAILED) {
+      throw probe.failureReport(1, buffer.block.capacity);
+    }
+    settler.settle(t);
   }
 
   /**
@@ -285,12 +292,14 @@ public final class BufferPool implements AutoCloseable {
    * is one whose scope is being closed (the close recycles it).
    */
   private void closeHandle(ScopeState issuer, Block b, long generation) {
-    try (PoolLock held = lock.hold()) {
+    Transit t = null;
+    try (Section held = section.enter()) {
       if (!closed && !issuer.handingBack && b.generationAcquire() == generation
           && b.state == Block.LIVE) {
-        handBacks.recycle(issuer, b, Block.DEATH_CLOSED);
+        t = handBacks.release(issuer, b, Block.DEATH_CLOSED);
       }
     }
+    settler.settle(t);
   }
 
   /**
@@ -302,10 +311,12 @@ public final class BufferPool implements AutoCloseable {
    * @throws PoolClosedException if the pool is closed
    */
   public void reset() {
-    try (PoolLock held = lock.hold()) {
+    Transit t;
+    try (Section held = section.enter()) {
       ensureOpen();
-      handBacks.reset(defaultScope);
+      t = handBacks.reset(defaultScope);
     }
+    settler.settle(t);
   }
 
   /**
@@ -329,9 +340,9 @@ public final class BufferPool implements AutoCloseable {
     if (targetBytes < 0) {
       throw new IllegalArgumentException("trim target must be at least 0 bytes, was " + targetBytes);
     }
-    try (PoolLock held = lock.hold()) {
+    settler.poll();
+    try (Section held = section.enter()) {
       ensureOpen();
-      fences.collect();
       return evictor.trimTo(targetBytes, "trim");
     }
   }
@@ -344,7 +355,7 @@ public final class BufferPool implements AutoCloseable {
    * @throws PoolClosedException if the pool is closed
    */
   public void clear() {
-    try (PoolLock held = lock.hold()) {
+    try (Section held = section.enter()) {
       ensureOpen();
       evictor.clear();
     }
@@ -387,21 +398,21 @@ public final class BufferPool implements AutoCloseable {
    */
   @Override
   public void close() {
-    try (PoolLock held = lock.hold()) {
+    List<Throwable> stillOpen;
+    RuntimeException failure;
+    try (Section held = section.enter()) {
       if (closed) {
         return;
       }
       closed = true;
-      List<Throwable> stillOpen = handBacks.closeAll(defaultScope);
-      free.drain(b -> {});
-      fences.dropAll();
-      RuntimeException failure = ledger.closeAll(registrations.dropAll());
-      if (options.isStrictClose() && !stillOpen.isEmpty()) {
-        throw HandBacks.closedWithScopesOpen(stillOpen, failure);
-      }
-      if (failure != null) {
-        throw failure;
-      }
+      stillOpen = handBacks.closeAll(defaultScope);
+      failure = ledger.closeAll(registrations.dropAll());
+    }
+    if (options.isStrictClose() && !stillOpen.isEmpty()) {
+      throw HandBacks.closedWithScopesOpen(stillOpen, failure);
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 
@@ -481,19 +492,9 @@ public final class BufferPool implements AutoCloseable {
     }
   }
 
-  /**
-   * Checks, under the lock, that the pool is open and {@code buffer}'s lease is current, and that
-   * its scope is not being closed (which makes it stale at any moment).
-   */
+  /** Checks, under the lock, that the pool is open and {@code buffer}'s lease is current. */
   private void ensureLive(Buffer buffer, ScopeState issuer) {
     ensureOpen();
-    if (buffer.block.generationAcquire() != buffer.generation) {
-      throw buffer.staleException();
-    }
-    if (issuer.handingBack) {
-      throw new StaleBufferException(
-          "stale buffer handle: its scope is being closed on another thread, which hands its "
-              + buffer.block.capacity + "-byte device buffer back");
-    }
+    HandBacks.requireLive(buffer, issuer);
   }
 }

@@ -34,6 +34,11 @@ final class Evictor implements DeviceLedger.Reclaimer {
     }
   }
 
+  /** Bytes the cache may still grow by before the cache limit: what a stream scope may adopt. */
+  long cacheRoom() {
+    return cacheLimit == Long.MAX_VALUE ? Long.MAX_VALUE : cacheLimit - counters.cachedBytesNow();
+  }
+
   /** Gives cached buffers back until at most {@code targetCached} bytes stay cached; returns the bytes freed. */
   long trimTo(long targetCached, String reason) {
     return reclaim(counters.cachedBytesNow() - targetCached, reason);

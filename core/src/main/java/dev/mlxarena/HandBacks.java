@@ -9,8 +9,18 @@ import org.jspecify.annotations.Nullable;
  * Every way a live pooled buffer goes back: one at a time ({@link BufferPool#release}, {@link
  * Buffer#close()}), or a scope's worth ({@link Scope#close()}, {@link BufferPool#reset()}, the
  * pool's close), at once or after a fence. Each hand-back first ends the lease ({@link Block#kill},
- * so that every handle to it is stale), then moves the block to a free list, a reserve or the
- * fence queue, and takes it out of the active figures.
+ * so that every handle to it is stale), then moves the block to a free list, a reserve, a stream's
+ * lane or the fence queue, and takes it out of the active figures.
+ *
+ * <h2>Where a hand-back goes</h2>
+ * A stream-less one goes to the free lists (a scope's close: its reserve, parked in {@code
+ * FreeLists}). One made on a stream (by a scope opened on it, or of a buffer such a scope issued)
+ * goes to the stream's lane ({@code StreamLanes}) behind a fence recorded on the stream after it:
+ * the stream may reuse it at once, everyone else once the fence completes. A hand-back behind a
+ * fence of the caller's waits in the fence queue first, and then goes where it would have gone
+ * without one. Work that cannot be done under the lock is left to the calling thread, which owns
+ * the blocks meanwhile: recording the stream's fence, and poisoning ({@code Poison}); a single
+ * hand-back that needs either returns a {@link Transit} for {@code Settler} to finish.
  *
  * <p>A scope's hand-back walks its record in allocation order and recycles exactly the entries
  * whose generation still matches (see {@link ScopeState}); the survivors, compacted, become the
@@ -24,16 +34,26 @@ final class HandBacks {
   private final OpenScopes scopes;
   private final FreeLists free;
   private final FenceQueue fences;
+  private final StreamLanes lanes;
   private final Evictor evictor;
   private final PoolCounters counters;
+  private final boolean poison;
 
   HandBacks(
-      OpenScopes scopes, FreeLists free, FenceQueue fences, Evictor evictor, PoolCounters counters) {
+      OpenScopes scopes,
+      FreeLists free,
+      FenceQueue fences,
+      StreamLanes lanes,
+      Evictor evictor,
+      PoolCounters counters,
+      boolean poison) {
     this.scopes = scopes;
     this.free = free;
     this.fences = fences;
+    this.lanes = lanes;
     this.evictor = evictor;
     this.counters = counters;
+    this.poison = poison;
   }
 
   /**
@@ -57,25 +77,61 @@ final class HandBacks {
   }
 
   /**
-   * LIVE to FREE for one buffer: its handles die and it goes on its bucket's global list; then the
-   * cache limit holds again.
+   * Checks, under the lock, that {@code buffer}'s lease is current and that its scope is not being
+   * closed (which makes it stale at any moment).
    */
-  void recycle(ScopeState issuer, Block b, byte why) {
-    counters.notePeak();
-    issuer.handedBackEarly(b);
-    leaveLive(b, why);
-    free.add(b);
-    evictor.enforceCacheLimit();
+  static void requireLive(Buffer buffer, ScopeState issuer) {
+    if (buffer.block.generationAcquire() != buffer.generation) {
+      throw buffer.staleException();
+    }
+    if (issuer.handingBack) {
+      throw new StaleBufferException(
+          "stale buffer handle: its scope is being closed on another thread, which hands its "
+              + buffer.block.capacity + "-byte device buffer back");
+    }
   }
 
-  /** LIVE to DEFERRED for one buffer: its handles die now, its memory waits for {@code fence}. */
-  void defer(ScopeState issuer, Block b, byte why, Fence fence) {
+  /**
+   * One buffer back now: its handles die; stream-less and unpoisoned, it goes on its bucket's
+   * global list at once (then the cache limit holds again). Otherwise it waits, counted as such,
+   * in the returned transit, for the caller to poison it and record its stream's fence without the
+   * lock.
+   */
+  @Nullable Transit release(ScopeState issuer, Block b, byte why) {
     counters.notePeak();
     issuer.handedBackEarly(b);
     leaveLive(b, why);
+    if (issuer.stream == null && !poison) {
+      free.add(b);
+      evictor.enforceCacheLimit();
+      return null;
+    }
     fences.count(b);
-    fences.add(fence, new Block[] {b});
-    fences.collect();
+    return Transit.of(b, issuer.stream);
+  }
+
+  /**
+   * One buffer back behind the caller's fence, which {@code probe} polled without the lock: at once
+   * if it completed (see {@link #release}), after it if not, and never if it failed. The fence is
+   * then the queue's, which closes it once.
+   */
+  @Nullable Transit releaseAfter(ScopeState issuer, Block b, Waiting probe) {
+    Transit t = null;
+    if (probe.result == Waiting.COMPLETE) {
+      t = release(issuer, b, Block.DEATH_RELEASED);
+    } else {
+      counters.notePeak();
+      issuer.handedBackEarly(b);
+      leaveLive(b, Block.DEATH_RELEASED);
+      fences.count(b);
+      if (probe.result == Waiting.PENDING) {
+        fences.add(probe.fence, new Block[] {b}, issuer.stream);
+      } else {
+        fences.quarantine(new Block[] {b});
+      }
+    }
+    fences.release(probe);
+    return t;
   }
 
   /**
@@ -94,65 +150,132 @@ final class HandBacks {
 
   /**
    * Second step, without the lock, on the closing thread: recycles the scope's live buffers into
-   * {@code reserve}, noting the buckets it touched in the reserve's {@link Reserve#recycledBuckets}.
+   * {@code reserve}, noting the buckets it touched in the reserve's {@link Reserve#recycledBuckets},
+   * and poisons them when {@code poison} is set, in the scope's stream order. For a scope on a
+   * stream, counts the reserve's totals for its lane. Returns the first failed fill, if any.
    */
-  static void recycleInto(ScopeState scope, Reserve reserve) {
-    recycleRecord(scope, Block.DEATH_SCOPE_CLOSED, reserve, null, reserve.recycledBuckets, null);
+  static @Nullable RuntimeException recycleInto(ScopeState scope, Reserve reserve, boolean poison) {
+    int recycled =
+        recycleRecord(scope, Block.DEATH_SCOPE_CLOSED, reserve, null, reserve.recycledBuckets, null);
+    RuntimeException failure = null;
+    for (int i = 0; poison && i < recycled; i++) { // the recycled blocks are the new tape
+      failure = Poison.fill(reserve.tape[i], scope.stream, failure);
+    }
+    if (scope.stream != null) {
+      reserve.recount();
+    }
+    return failure;
   }
 
   /**
-   * Last step, under the lock: parks the reserve for the next scope (unless the pool closed
-   * meanwhile), closes a completed {@code fence}, and closes the scope.
+   * Last step, under the lock: files the reserve (unless the pool closed meanwhile) and closes the
+   * scope. A stream-less scope's reserve is parked for the next scope; a stream scope's goes to its
+   * stream's lane behind {@code recorded}, the fence recorded on the stream after the recycling,
+   * or, if recording failed ({@code null}), is held out of reuse for good. The entry the scope
+   * adopted is retired: the new fence covers its blocks.
    */
-  void endClose(ScopeState scope, Reserve reserve, @Nullable Fence fence, boolean poolOpen) {
+  void endClose(ScopeState scope, Reserve reserve, @Nullable Fence recorded, boolean poolOpen) {
+    DeviceStream stream = scope.stream;
     if (poolOpen) {
       free.touchAll(reserve.recycledBuckets);
-      if (!reserve.isEmpty()) {
-        free.park(reserve);
+      if (stream == null) {
+        if (!reserve.isEmpty()) {
+          free.park(reserve);
+        }
+      } else if (recorded != null && !reserve.isEmpty()) {
+        lanes.park(stream, recorded, reserve);
+        recorded = null;
+      } else if (recorded == null) { // recording failed (or nothing needed a fence)
+        List<Block> held = new ArrayList<>();
+        reserve.drain(held::add);
+        held.forEach(fences::count);
+        fences.quarantine(held.toArray(new Block[0]));
       }
-    }
-    if (fence != null) {
-      FenceQueue.close(fence);
-    }
-    if (poolOpen) {
-      fences.collect();
       evictor.enforceCacheLimit();
     }
+    if (recorded != null) {
+      fences.closeLater(recorded);
+    }
+    retireAdopted(scope);
     scope.markClosed();
     scopes.remove(scope);
   }
 
+  private void retireAdopted(ScopeState scope) {
+    if (scope.adopted != null) {
+      fences.retire(scope.adopted);
+      scope.adopted = null;
+    }
+  }
+
   /**
-   * Closes {@code scope} whose buffers the device may still use until {@code fence}: their handles
-   * die now, their memory waits in the fence queue. All under the lock.
+   * Closes {@code scope} whose buffers the device may still use until the caller's fence, which
+   * {@code probe} found not complete: their handles die now, their memory waits in the fence queue
+   * or, if the fence failed, is held out of reuse for good (the failure is returned, to report).
+   * What is left of its reserve goes back where it came from. All under the lock.
    */
-  void closeAfter(ScopeState scope, Fence fence) {
+  @Nullable RuntimeException closeAfter(ScopeState scope, Waiting probe) {
+    boolean failed = probe.result == Waiting.FAILED;
     counters.fold(scope);
     Reserve reserve = scope.reserve;
     scope.reserve = null;
     long activeBefore = counters.activeBytes;
     int issued = scope.count;
-    deferScope(scope, fence);
-    if (reserve != null && !reserve.isEmpty()) {
+    int held = deferScope(scope, failed ? null : probe.fence);
+    if (scope.adopted != null) {
+      // Its blocks were handed back on the stream behind the adopted fence, which still holds them.
+      lanes.putBack(scope.adopted);
+      scope.adopted = null;
+    } else if (reserve != null && !reserve.isEmpty()) {
       free.park(reserve);
     }
-    fences.collect();
     evictor.enforceCacheLimit();
-    PoolEvents.scopeClose(issued, activeBefore - counters.activeBytes, true);
+    long bytes = activeBefore - counters.activeBytes;
+    PoolEvents.scopeClose(issued, bytes, true);
     scope.markClosed();
     scopes.remove(scope);
-  }
-
-  /** Recycles the default scope's buffers into the global lists ({@link BufferPool#reset()}). */
-  void reset(ScopeState defaultScope) {
-    counters.fold(defaultScope);
-    recycleToLists(defaultScope, Block.DEATH_RESET);
-    evictor.enforceCacheLimit();
+    return failed ? probe.failureReport(held, bytes) : null;
   }
 
   /**
-   * Recycles and closes every scope, the open ones and then the default one (the pool closes);
-   * returns where the scopes that were still open had been opened.
+   * Recycles the default scope's buffers ({@link BufferPool#reset()}): into the global lists, or,
+   * when they must be poisoned first, into the returned transit.
+   */
+  @Nullable Transit reset(ScopeState defaultScope) {
+    counters.fold(defaultScope);
+    if (!poison) {
+      recycleToLists(defaultScope, Block.DEATH_RESET);
+      evictor.enforceCacheLimit();
+      return null;
+    }
+    counters.notePeak();
+    List<Block> out = new ArrayList<>();
+    Block[] bs = defaultScope.blocks;
+    long[] gs = defaultScope.generations;
+    for (int i = 0, n = defaultScope.count; i < n; i++) {
+      Block b = bs[i];
+      if (b.generationPlain() == gs[i]) {
+        leaveLive(b, Block.DEATH_RESET);
+        fences.count(b);
+        out.add(b);
+      }
+      bs[i] = null;
+    }
+    defaultScope.count = 0;
+    defaultScope.recordHandedBack();
+    return out.isEmpty() ? null : transitOf(out);
+  }
+
+  private static Transit transitOf(List<Block> blocks) {
+    Transit t = new Transit();
+    t.add(blocks.toArray(new Block[0]), null);
+    return t;
+  }
+
+  /**
+   * Recycles and closes every scope, the open ones and then the default one, and drops what waits
+   * (the pool closes, and its device ledger then retires every block it holds); returns where the
+   * scopes that were still open had been opened.
    */
   List<Throwable> closeAll(ScopeState defaultScope) {
     List<Throwable> stillOpen = new ArrayList<>();
@@ -163,6 +286,7 @@ final class HandBacks {
         counters.fold(s);
         recycleToLists(s, Block.DEATH_POOL_CLOSED);
         s.reserve = null;
+        retireAdopted(s);
         s.markClosed();
       }
       scopes.remove(s);
@@ -171,6 +295,11 @@ final class HandBacks {
     counters.fold(defaultScope);
     recycleToLists(defaultScope, Block.DEATH_POOL_CLOSED);
     defaultScope.markClosed();
+    free.drain(b -> {});
+    lanes.dropAll();
+    fences.dropAll();
+    counters.deferredCount = 0; // what waited for fences, or is in transit on another thread
+    counters.deferredBytes = 0;
     return stillOpen;
   }
 
@@ -203,7 +332,7 @@ final class HandBacks {
    * owns the record and the blocks in it: under the lock, or the closing thread of a scope handing
    * back.
    */
-  private static void recycleRecord(
+  private static int recycleRecord(
       ScopeState scope,
       byte why,
       @Nullable Reserve target,
@@ -262,10 +391,14 @@ final class HandBacks {
       active.activeBytes -= bytes;
       active.requestedBytes -= requested;
     }
+    return kept;
   }
 
-  /** Ends the leases of the scope's live buffers now and keeps them waiting for {@code fence}. */
-  private void deferScope(ScopeState scope, Fence fence) {
+  /**
+   * Ends the leases of the scope's live buffers now and keeps them waiting for {@code fence}, or
+   * out of reuse for good when it is {@code null} (it failed).
+   */
+  private int deferScope(ScopeState scope, @Nullable Fence fence) {
     counters.notePeak();
     Block[] bs = scope.blocks;
     long[] gs = scope.generations;
@@ -281,7 +414,12 @@ final class HandBacks {
     }
     scope.count = 0;
     scope.recordHandedBack();
-    fences.add(fence, held.toArray(new Block[0]));
+    if (fence == null) {
+      fences.quarantine(held.toArray(new Block[0]));
+    } else if (!held.isEmpty()) {
+      fences.add(fence, held.toArray(new Block[0]), scope.stream);
+    }
+    return held.size();
   }
 
   /** Ends the lease of a LIVE block and takes it out of the active figures. */

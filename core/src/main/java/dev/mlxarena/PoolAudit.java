@@ -21,6 +21,7 @@ final class PoolAudit {
   private final FreeLists free;
   private final OpenScopes scopes;
   private final FenceQueue fences;
+  private final StreamLanes lanes;
   private final PoolCounters counters;
 
   PoolAudit(
@@ -30,6 +31,7 @@ final class PoolAudit {
       FreeLists free,
       OpenScopes scopes,
       FenceQueue fences,
+      StreamLanes lanes,
       PoolCounters counters) {
     this.lock = lock;
     this.policy = policy;
@@ -37,6 +39,7 @@ final class PoolAudit {
     this.free = free;
     this.scopes = scopes;
     this.fences = fences;
+    this.lanes = lanes;
     this.counters = counters;
   }
 
@@ -160,6 +163,13 @@ final class PoolAudit {
       waiting[0]++;
       waiting[1] += b.capacity;
     });
+    lanes.forEach(b -> { // free for its stream, waiting for a fence for everyone else
+      if (problem[0] == null && (b.state != Block.FREE || !Boolean.FALSE.equals(seen.put(b, Boolean.TRUE)))) {
+        problem[0] = "a block in a stream's lane in state " + b.state + " or listed twice: " + b.raw;
+      }
+      waiting[0]++;
+      waiting[1] += b.capacity;
+    });
     if (problem[0] != null) {
       return problem[0];
     }
@@ -205,6 +215,7 @@ final class PoolAudit {
       }
     }
     forEachFree(b -> freeCounts[b.bucket]++);
+    lanes.forEach(b -> waiting[b.bucket]++);
     List<BucketStats> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       if (live[i] + freeCounts[i] + waiting[i] > 0) {
@@ -222,6 +233,15 @@ final class PoolAudit {
       for (int i = 0; i < registry.size(); i++) {
         out.add(registry.get(i).raw);
       }
+      return out;
+    }
+  }
+
+  /** The device buffers waiting in {@code stream}'s lane: free for it, not yet for anyone else. */
+  List<DeviceBuffer> streamDeviceBuffers(DeviceStream stream) {
+    try (PoolLock held = lock.hold()) {
+      List<DeviceBuffer> out = new ArrayList<>();
+      lanes.blocksOf(stream).forEach(b -> out.add(b.raw));
       return out;
     }
   }

@@ -18,8 +18,9 @@ package dev.mlxarena;
  * are exact for a pool used by one thread and approximate otherwise.
  *
  * <h2>Derived figures</h2>
- * Every held block is live, free or waiting for a fence, so what is cached (in free lists and
- * reserves) is held minus active minus deferred, and the free lists keep no counters of their own.
+ * Every held block is live, free or waiting (see {@link #deferredCount}), so what is cached (in
+ * free lists and reserves) is held minus active minus deferred, and the free lists keep no
+ * counters of their own.
  * Every allocation is either a fresh device allocation or a reuse hit, so reuse hits are
  * allocations minus fresh allocations.
  */
@@ -42,7 +43,9 @@ final class PoolCounters {
   long residencyRemoves;
   long residencyCommits;
   long oomRetries;
-  // Waiting for fences: written by the fence queue.
+  // Waiting: behind a caller's fence or a failed one (the fence queue), free for one stream only
+  // (its lane, until its fence is seen complete), or in transit on a thread that hands them back
+  // without the lock. Neither the device nor any other user can have them yet.
   long deferredCount;
   long deferredBytes;
   // Written by the evictor.

@@ -104,9 +104,22 @@ public final class PoolOptions {
   }
 
   /**
-   * Whether every buffer returning to a free list is first filled with {@link #POISON} (a NaN in
-   * F32, F16 and BF16), in stream order, so that a kernel reading a recycled buffer it does not
-   * own produces visibly wrong output. A debugging aid; off by default.
+   * Whether every buffer returning to a free list is first filled with {@link #POISON} over its
+   * whole capacity (a quiet NaN in F32, F16 and BF16), so that a kernel reading a recycled buffer
+   * it does not own produces visibly wrong output. A debugging aid; off by default.
+   *
+   * <p>The fill follows the hand-back's order: a buffer handed back on a {@link DeviceStream} is
+   * filled by work enqueued on that stream before the fence that lets others take it; a
+   * stream-less one is filled before the call returns; one handed back behind a fence is filled
+   * only once that fence has completed, never while the device may still read it. Fresh memory is
+   * still zero-filled.
+   *
+   * <pre>{@code
+   * BufferPool pool = BufferPool.create(device, PoolOptions.builder().poisonOnRecycle(true).build());
+   * Buffer x = pool.alloc(4096, DType.F32);
+   * pool.release(x);
+   * pool.alloc(4096, DType.F32).getF32(0);  // NaN: the same memory, poisoned
+   * }</pre>
    */
   public boolean isPoisonOnRecycle() {
     return poisonOnRecycle;

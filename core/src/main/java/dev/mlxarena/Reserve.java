@@ -32,6 +32,9 @@ final class Reserve {
   final long[] recycledBuckets;
   /** The thread that parked this reserve, while it is parked (see {@code FreeLists#adopt}). */
   @Nullable Thread parkedBy;
+  /** The blocks and bytes here, as {@link #recount()} last found them (for a stream's lane). */
+  int size;
+  long bytes;
 
   Reserve(int buckets) {
     this.stacks = new BlockStack[buckets];
@@ -88,6 +91,23 @@ final class Reserve {
       }
     }
     return true;
+  }
+
+  /** Counts the blocks and bytes here into {@link #size} and {@link #bytes}. */
+  void recount() {
+    int n = len - pos;
+    long total = 0;
+    for (int i = pos; i < len; i++) {
+      total += tape[i].capacity;
+    }
+    for (BlockStack s : stacks) {
+      if (s != null && s.size() > 0) {
+        n += s.size();
+        total += s.size() * s.get(0).capacity; // a stack holds one bucket
+      }
+    }
+    size = n;
+    bytes = total;
   }
 
   /** The free blocks of {@code bucket} here. */

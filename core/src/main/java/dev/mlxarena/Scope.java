@@ -6,7 +6,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * One arena cycle of a {@link BufferPool}, usually one decoded token: every buffer allocated
  * through it goes back to the pool's free lists together when the scope closes, and every handle
- * it issued becomes stale at that moment.
+ * it issued becomes stale at that moment. A scope opened on a {@link DeviceStream} hands its
+ * buffers back in stream order instead: to later scopes on the same stream at once, to everyone
+ * else once a fence recorded on the stream at the close has completed (see {@link
+ * BufferPool#openScope(DeviceStream)}).
  *
  * <pre>{@code
  * try (Scope token = pool.openScope()) {
@@ -71,7 +74,11 @@ public final class Scope implements AutoCloseable {
     return state.isOpen();
   }
 
-  /** The stream this scope was opened on, or {@code null} for a stream-less scope. */
+  /**
+   * The stream this scope was opened on, or {@code null} for a stream-less scope. Its buffers may
+   * still be in use by earlier work on that stream when they are handed out: use them from work
+   * ordered after it (on the stream, or after waiting for it).
+   */
   public @Nullable DeviceStream stream() {
     return state.stream;
   }
@@ -84,21 +91,32 @@ public final class Scope implements AutoCloseable {
   /**
    * Returns every buffer this scope issued (and that was not released already) to the pool, and
    * makes their handles stale. Idempotent; a no-op after the pool closed.
+   *
+   * <p>On a scope opened on a stream ({@link BufferPool#openScope(DeviceStream)}), the close
+   * records a fence on the stream and hands the buffers back in stream order: later scopes on the
+   * same stream reuse them at once, everyone else once the fence has completed. The host does not
+   * wait.
+   *
+   * @throws IllegalStateException if the stream could not record its fence: the buffers are then
+   *     held out of reuse until the pool closes, and the scope is closed all the same
    */
   @Override
   public void close() {
-    DeviceStream stream = state.stream;
-    if (stream == null) {
-      pool.closeScope(state, null);
-    } else if (state.isOpen()) {
-      pool.closeScope(state, stream.recordFence());
-    }
+    pool.closeScope(state, null);
   }
 
   /**
    * Closes the scope now, for allocation and for its handles (they become stale at once), but
    * keeps its buffers out of the free lists until {@code fence} completes: the way to end a token
    * whose kernels are still running on the device. Idempotent like {@link #close()}.
+   *
+   * <p>The pool polls the fence without its lock, here and later; once it has completed, the
+   * buffers go back as {@link #close()} would have given them back (on a scope opened on a stream:
+   * in stream order, behind a fence recorded on the stream then). The pool closes the fence once it
+   * no longer needs it: once, even if other hand-backs name the same fence.
+   *
+   * @throws IllegalStateException if {@code fence.isComplete()} throws: the scope is closed, its
+   *     buffers are held out of reuse until the pool closes, and the fence's exception is the cause
    */
   public void closeAfter(Fence fence) {
     Checks.notNull(fence, "fence");

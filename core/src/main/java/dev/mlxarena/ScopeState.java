@@ -76,6 +76,12 @@ final class ScopeState implements Recycler {
    * when it closes, which is what sends a closed scope's allocations to the locked path.
    */
   @Nullable Reserve reserve;
+  /**
+   * For a scope on a stream whose reserve came from the stream's lane: the lane's entry, whose
+   * fence still guards the blocks of the reserve until the scope hands them back behind a newer
+   * one (see {@code StreamLanes}). Guarded by the pool's lock.
+   */
+  StreamLanes.@Nullable Entry adopted;
 
   // What this scope issued since the pool last folded it in (see PoolCounters#fold): each is one
   // allocation and moves its capacity into the active figures.

@@ -44,6 +44,14 @@ class DevicePoolProperties {
   }
 
   @Group
+  class HostMemoryPoisonedOnRecycle extends PoolStateProperties {
+    @Override
+    PoolMachineFactory factory() {
+      return new PoolMachineFactory(TestDevice::withResidency, true, BucketPolicy.powerOfTwo(), true);
+    }
+  }
+
+  @Group
   class SimShim extends PoolStateProperties {
     @Override
     PoolMachineFactory factory() {

@@ -1,6 +1,7 @@
 package dev.mlxarena;
 
 import dev.mlxarena.testing.TestDevice;
+import dev.mlxarena.testing.TestStream;
 import java.util.ArrayList;
 import java.util.List;
 import net.jqwik.api.Arbitraries;
@@ -15,10 +16,11 @@ import net.jqwik.api.state.Transformer;
 import net.jqwik.api.statistics.Statistics;
 
 /**
- * L1: under any chain of operations, fence-deferred hand-backs included, cached bytes never exceed
- * the cache limit and held bytes never exceed the memory limit after a public call, a request
- * refused by the limit leaves the pool as it was, and the pool's own invariants (A2 with deferred
- * buffers, C1, R1) hold throughout. Eviction order is the pool's
+ * L1: under any chain of operations, fence-deferred hand-backs and scopes on a stream included,
+ * cached bytes never exceed the cache limit and held bytes never exceed the memory limit after a
+ * public call, a request refused by the limit leaves the pool as it was, and the pool's own
+ * invariants (A2 with deferred buffers and streams' lanes, C1, R1) hold throughout. A stream's
+ * buffers count as waiting until its fence completes: neither limit may free them before. Eviction order is the pool's
  * business (least recently used buckets first), so this property checks bounds and consistency
  * rather than following every eviction in a model.
  */
@@ -26,6 +28,7 @@ class LimitProperties {
 
   static final class Limited {
     final TestDevice device = TestDevice.withResidency();
+    final TestStream stream = new TestStream(device, "A");
     final long cacheLimit;
     final long memoryLimit;
     final BufferPool pool;
@@ -35,6 +38,7 @@ class LimitProperties {
     boolean refused;
     boolean evicted;
     boolean fenced;
+    boolean streamed;
 
     Limited(long cacheLimit, long memoryLimit, BucketPolicy policy) {
       this.cacheLimit = cacheLimit;
@@ -94,8 +98,21 @@ class LimitProperties {
       }
     }
 
+    void openScope(boolean onStream) {
+      scopes.add(onStream ? pool.openScope(stream) : pool.openScope());
+    }
+
+    void closeScope(int i) {
+      if (!scopes.isEmpty()) {
+        Scope s = scopes.get(i % scopes.size());
+        streamed |= s.stream() != null && s.isOpen();
+        s.close();
+      }
+    }
+
     void check() {
       PoolInvariants.check(pool);
+      PoolMachine.check(stream.violations().isEmpty(), "fences: " + stream.violations());
       PoolStats s = pool.stats();
       PoolMachine.check(s.cachedBytes() <= cacheLimit, "L1: cached " + s.cachedBytes() + " > limit " + cacheLimit);
       PoolMachine.check(s.heldBytes() <= memoryLimit, "L1: held " + s.heldBytes() + " > limit " + memoryLimit);
@@ -118,11 +135,13 @@ class LimitProperties {
                 .as((n, sc) -> Transformer.<Limited>mutate("alloc " + n, l -> l.alloc(n, sc)))))
             .withAction(3, act(Arbitraries.integers().between(0, 100)
                 .map(i -> Transformer.<Limited>mutate("release #" + i, l -> l.release(i)))))
-            .withAction(1, act(Arbitraries.just(Transformer.<Limited>mutate("openScope",
-                l -> l.scopes.add(l.pool.openScope())))))
-            .withAction(1, act(Arbitraries.integers().between(0, 10)
-                .map(i -> Transformer.<Limited>mutate("close scope #" + i,
-                    l -> { if (!l.scopes.isEmpty()) { l.scopes.get(i % l.scopes.size()).close(); } }))))
+            .withAction(2, act(Arbitraries.of(true, false).map(onStream -> Transformer.<Limited>mutate(
+                "openScope" + (onStream ? " on A" : ""), l -> l.openScope(onStream)))))
+            .withAction(2, act(Arbitraries.integers().between(0, 10)
+                .map(i -> Transformer.<Limited>mutate("close scope #" + i, l -> l.closeScope(i)))))
+            .withAction(1, act(Arbitraries.integers().between(0, 2).map(lag -> Transformer.<Limited>mutate(
+                "stream A catches up to its fence -" + lag,
+                l -> l.stream.completeUpTo(l.stream.recorded().size() - lag)))))
             .withAction(1, act(Arbitraries.just(Transformer.<Limited>mutate("reset", l -> l.pool.reset()))))
             .withAction(1, act(Arbitraries.longs().between(0, 100_000)
                 .map(t -> Transformer.<Limited>mutate("trim to " + t, l -> l.pool.trim(t)))))
@@ -148,6 +167,9 @@ class LimitProperties {
     Limited l = chain.withInvariant("L1", Limited::check).run();
     l.pool.close();
     PoolMachine.check(l.device.liveAllocations() == 0, "leaked device memory");
+    PoolMachine.check(l.stream.openFences() == 0 && l.stream.violations().isEmpty(), "fences left open or misused");
+    Statistics.label("scope closed on a stream").collect(l.streamed);
+    Statistics.label("scope closed on a stream").coverage(c -> c.check(true).count(n -> n > 0));
     Statistics.label("handed back behind a fence").collect(l.fenced);
     Statistics.label("handed back behind a fence").coverage(c -> c.check(true).count(n -> n > 0));
     Statistics.label("refused by the memory limit").collect(l.refused);

@@ -33,7 +33,12 @@ final class PoolActions {
             .withAction(3, when(m -> !m.live.isEmpty(), Combinators.combine(index(), Arbitraries.of(true, false))
                 .as((i, c) -> Transformer.mutate((c ? "close" : "release") + " live #" + i, m -> m.release(i, c)))))
             .withAction(2, action(Arbitraries.just(Transformer.mutate("reset", PoolMachine::reset))))
-            .withAction(2, action(Arbitraries.just(Transformer.mutate("openScope", PoolMachine::openScope))))
+            .withAction(3, action(Arbitraries.integers().between(0, 2)
+                .map(k -> Transformer.mutate("openScope" + (k == 0 ? "" : " on " + "AB".charAt(k - 1)),
+                    m -> m.openScope(k)))))
+            .withAction(2, action(Combinators.combine(Arbitraries.integers().between(0, 1), Arbitraries.integers().between(0, 2))
+                .as((st, lag) -> Transformer.mutate("stream " + "AB".charAt(st) + " catches up to its fence -" + lag,
+                    m -> m.completeFences(st, lag)))))
             .withAction(2, when(m -> !m.scopes.isEmpty(), index()
                 .map(i -> Transformer.mutate("close scope #" + i, m -> m.closeScope(i)))))
             .withAction(1, action(Arbitraries.of(true, false)
@@ -101,5 +106,12 @@ final class PoolActions {
           "stale access after reset",
           "stale access after scope closed",
           "registered",
-          "invalid call refused");
+          "invalid call refused",
+          // S1: stream-ordered reuse
+          "scope closed on a stream",
+          "released on a stream",
+          "stream reserve adopted",
+          "reused on its own stream before its fence completed",
+          "reused elsewhere after its stream's fence completed",
+          "lane collected");
 }

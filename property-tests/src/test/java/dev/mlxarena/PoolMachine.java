@@ -4,6 +4,8 @@ import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.testing.DeviceHarness;
 import dev.mlxarena.testing.ResidencyProbe;
+import dev.mlxarena.testing.TestStream;
+import dev.mlxarena.testing.TestStream.TestFence;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -18,15 +20,17 @@ import org.jspecify.annotations.Nullable;
 /**
  * The state of one model-based run: the real pool on a real device, and a plain model of what the
  * pool must look like. Actions change both; {@link #checkInvariants()} compares them after every
- * action. The model keeps, per bucket capacity, the set of free device buffers; the live handles
- * with their scope, size and the byte last written; the stale handles with how they died; and the
- * expected counters.
+ * action. The model keeps, per bucket capacity, the set of free device buffers; the buffers
+ * waiting in each stream's lane ({@link LaneModel}); the live handles with their scope, size and
+ * the byte last written; the stale handles with how they died; and the expected counters. Scopes
+ * open on two test streams, A and B, or none, whose fences complete when an action says.
  */
 final class PoolMachine {
   /** A live handle as the model sees it. */
   static final class Live {
     final Buffer handle;
     final @Nullable ScopeModel scope; // null: the pool's default scope
+    final @Nullable TestStream stream; // the stream its scope was opened on
     final long requested;
     final long capacity;
     final DeviceBuffer raw;
@@ -34,6 +38,7 @@ final class PoolMachine {
     Live(Buffer handle, @Nullable ScopeModel scope, long requested, long capacity) {
       this.handle = handle;
       this.scope = scope;
+      this.stream = scope == null ? null : scope.stream;
       this.requested = requested;
       this.capacity = capacity;
       this.raw = handle.deviceBuffer();
@@ -42,30 +47,43 @@ final class PoolMachine {
 
   static final class ScopeModel {
     final Scope scope;
+    final @Nullable TestStream stream;
     boolean open = true;
     /** The free buffers reserved for this scope: adopted when it opened, refilled as it closes. */
     @Nullable Map<Long, Set<DeviceBuffer>> reserve;
 
-    ScopeModel(Scope scope, @Nullable Map<Long, Set<DeviceBuffer>> reserve) {
+    ScopeModel(Scope scope, @Nullable TestStream stream, @Nullable Map<Long, Set<DeviceBuffer>> reserve) {
       this.scope = scope;
+      this.stream = stream;
       this.reserve = reserve;
     }
   }
 
   record Dead(Buffer handle, String how) {}
 
+  /** The stream and fence of a buffer's last hand-back on a stream. */
+  record HandBack(TestStream stream, TestFence fence) {}
+
+  /** What {@link #written} holds for a buffer poisoned on recycle. */
+  static final int POISONED = -1;
+
   final DeviceHarness harness;
   final Device device;
   final BufferPool pool;
   final boolean residency;
   final boolean canInjectFailures;
+  final boolean poison;
+  final List<TestStream> streams;
 
   // The model. Free buffers are in the global lists, in parked reserves (newest last), or in the
   // reserve of an open scope, exactly as FreeLists describes.
   final Map<Long, Set<DeviceBuffer>> free = new java.util.TreeMap<>();
   final java.util.Deque<Map<Long, Set<DeviceBuffer>>> parked = new java.util.ArrayDeque<>();
+  final LaneModel lanes = new LaneModel();
   final Set<DeviceBuffer> held = identitySet();
-  final Map<DeviceBuffer, Byte> written = new IdentityHashMap<>();
+  /** The byte every live or free buffer holds (0 to 255), or {@link #POISONED}. */
+  final Map<DeviceBuffer, Integer> written = new IdentityHashMap<>();
+  final Map<DeviceBuffer, HandBack> handedBack = new IdentityHashMap<>();
   final List<Live> live = new ArrayList<>();
   final List<Dead> stale = new ArrayList<>();
   final List<ScopeModel> scopes = new ArrayList<>();
@@ -81,12 +99,15 @@ final class PoolMachine {
   /** Releases in the current default-scope cycle, to spot release and reset mixed in one cycle. */
   private boolean releasedThisCycle;
 
-  PoolMachine(Supplier<DeviceHarness> harnesses, boolean canInjectFailures, BucketPolicy policy) {
+  PoolMachine(Supplier<DeviceHarness> harnesses, boolean canInjectFailures, BucketPolicy policy, boolean poison) {
     this.harness = harnesses.get();
     this.device = harness.device();
-    this.pool = BufferPool.create(device, PoolOptions.builder().bucketPolicy(policy).build());
+    this.pool = BufferPool.create(
+        device, PoolOptions.builder().bucketPolicy(policy).poisonOnRecycle(poison).build());
     this.residency = device.residencySet() != null;
     this.canInjectFailures = canInjectFailures;
+    this.poison = poison;
+    this.streams = List.of(new TestStream(device, "A"), new TestStream(device, "B"));
   }
 
   static <T> Set<T> identitySet() {
@@ -98,7 +119,7 @@ final class PoolMachine {
   void alloc(long bytes, int scopeChoice) {
     ScopeModel target = pickScope(scopeChoice);
     long cap = pool.bucketSize(bytes);
-    Set<DeviceBuffer> candidates = source(target, cap);
+    Set<DeviceBuffer> candidates = source(target, cap, true);
     boolean expectReuse = !candidates.isEmpty();
     Buffer b = target == null ? pool.alloc(bytes, DType.U8) : target.scope.alloc(bytes, DType.U8);
     Live l = new Live(b, target, bytes, cap);
@@ -109,21 +130,41 @@ final class PoolMachine {
       if (target != null && target.reserve != null && target.reserve.get(cap) == candidates) {
         events.add("reuse from the scope's reserve");
       }
-      hits++;
-      events.add("reuse");
-      byte last = written.getOrDefault(l.raw, (byte) 0);
-      checkBytes(l, last, "Z1: a reused buffer keeps the bytes its last user wrote");
+      reused(l, "Z1: a reused buffer keeps the bytes its last user wrote");
     } else {
-      check(!held.contains(l.raw), "a fresh allocation must be a new device buffer");
-      held.add(l.raw);
-      written.put(l.raw, (byte) 0);
-      fresh++;
+      fresh(l);
       commits += residency ? 1 : 0;
-      events.add("fresh");
-      checkBytes(l, (byte) 0, "Z1: a fresh allocation reads zero over its whole capacity");
+      checkBytes(l, 0, "Z1: a fresh allocation reads zero over its whole capacity");
     }
+    lanes.sweep();
     allocations++;
     live.add(l);
+  }
+
+  /**
+   * Model bookkeeping for a reuse, and S1: a buffer last handed back on a stream goes elsewhere
+   * (another stream, a stream-less scope, the host) only once that stream's fence has completed.
+   */
+  private void reused(Live l, String z1) {
+    hits++;
+    events.add("reuse");
+    checkBytes(l, written.getOrDefault(l.raw, 0), poison ? "poison on recycle" : z1);
+    HandBack hb = handedBack.remove(l.raw);
+    if (hb != null && hb.stream() != l.stream) {
+      check(hb.fence().reached(), "S1: a buffer handed back on " + hb.stream() + " went to "
+          + (l.stream == null ? "a stream-less user" : l.stream) + " before " + hb.fence() + " completed");
+      events.add("reused elsewhere after its stream's fence completed");
+    } else if (hb != null && !hb.fence().reached()) {
+      events.add("reused on its own stream before its fence completed");
+    }
+  }
+
+  private void fresh(Live l) {
+    check(!held.contains(l.raw), "a fresh allocation must be a new device buffer");
+    held.add(l.raw);
+    written.put(l.raw, 0);
+    fresh++;
+    events.add("fresh");
   }
 
   void allocBatch(List<Long> sizes, int scopeChoice) {
@@ -134,24 +175,23 @@ final class PoolMachine {
     }
     List<Buffer> out = target == null ? pool.allocBatch(requests) : target.scope.allocBatch(requests);
     check(out.size() == sizes.size(), "batch size");
+    collect(); // a batch polls the fences first
     boolean anyFresh = false;
     for (int i = 0; i < out.size(); i++) {
       long cap = pool.bucketSize(sizes.get(i));
       Live l = new Live(out.get(i), target, sizes.get(i), cap);
-      Set<DeviceBuffer> avail = source(target, cap);
+      Set<DeviceBuffer> avail = source(target, cap, false);
       if (!avail.isEmpty()) {
         check(avail.remove(l.raw), "B5: a batch reuse must come from the bucket's free list");
-        hits++;
+        reused(l, "Z1: a batch reuse keeps the bytes its last user wrote");
       } else {
-        check(!held.contains(l.raw), "batch: a non-reused buffer must be new");
-        held.add(l.raw);
-        written.put(l.raw, (byte) 0);
-        fresh++;
+        fresh(l);
         anyFresh = true;
       }
       allocations++;
       live.add(l);
     }
+    lanes.sweep();
     commits += residency && anyFresh ? 1 : 0;
     events.add("batch");
   }
@@ -163,7 +203,17 @@ final class PoolMachine {
     } else {
       pool.release(l.handle);
     }
-    toFree(l);
+    handBack(l.raw);
+    if (l.stream == null) {
+      toFree(l);
+    } else { // one buffer behind a fence of its own, on its scope's stream
+      Map<Long, Set<DeviceBuffer>> one = new java.util.TreeMap<>();
+      one.put(l.capacity, identitySet());
+      one.get(l.capacity).add(l.raw);
+      lanes.add(l.stream, new LaneModel.Entry(l.stream.last(), one, false), events);
+      handedBack.put(l.raw, new HandBack(l.stream, l.stream.last()));
+      events.add("released on a stream");
+    }
     stale.add(new Dead(l.handle, viaClose ? "closed" : "released"));
     if (l.scope == null) {
       releasedThisCycle = true;
@@ -179,8 +229,23 @@ final class PoolMachine {
     releasedThisCycle = false;
   }
 
-  void openScope() {
-    scopes.add(new ScopeModel(pool.openScope(), parked.pollLast()));
+  void openScope(int streamChoice) {
+    TestStream stream = streamChoice == 0 ? null : streams.get(streamChoice - 1);
+    LaneModel.Entry adopted = stream == null ? null : lanes.adopt(stream);
+    if (adopted != null) {
+      events.add("stream reserve adopted");
+      scopes.add(new ScopeModel(pool.openScope(stream), stream, adopted.blocks));
+    } else {
+      Scope s = stream == null ? pool.openScope() : pool.openScope(stream);
+      scopes.add(new ScopeModel(s, stream, parked.pollLast()));
+    }
+  }
+
+  /** The device catches up with {@code stream} up to its {@code lag}-th newest fence. */
+  void completeFences(int streamIndex, int lag) {
+    TestStream s = streams.get(streamIndex);
+    s.completeUpTo(s.recorded().size() - lag);
+    events.add("fences completed");
   }
 
   void closeScope(int index) {
@@ -190,13 +255,14 @@ final class PoolMachine {
       s.open = false;
       Map<Long, Set<DeviceBuffer>> reserve = s.reserve != null ? s.reserve : new java.util.TreeMap<>();
       s.reserve = null;
-      recycleAll(s, "scope closed", reserve);
-      if (reserve.values().stream().anyMatch(x -> !x.isEmpty())) {
-        if (parked.size() == FreeLists.PARK_LIMIT) {
-          parked.pollFirst().forEach((cap, set) -> free.computeIfAbsent(cap, k -> identitySet()).addAll(set));
-          events.add("parked reserve merged");
-        }
-        parked.addLast(reserve);
+      List<DeviceBuffer> recycled = recycleAll(s, "scope closed", reserve);
+      boolean any = reserve.values().stream().anyMatch(x -> !x.isEmpty());
+      if (s.stream == null && any) {
+        park(reserve);
+      } else if (any) { // behind the fence the close recorded on the scope's stream
+        lanes.add(s.stream, new LaneModel.Entry(s.stream.last(), reserve, true), events);
+        recycled.forEach(raw -> handedBack.put(raw, new HandBack(s.stream, s.stream.last())));
+        events.add("scope closed on a stream");
       }
     } else {
       events.add("scope closed twice");
@@ -228,13 +294,13 @@ final class PoolMachine {
     }
     bb.flip();
     device.write(l.raw, 0, bb);
-    written.put(l.raw, value);
+    written.put(l.raw, value & 0xFF);
     events.add("write");
   }
 
   void readAll() {
     for (Live l : live) {
-      checkBytes(l, written.getOrDefault(l.raw, (byte) 0), "a live buffer lost its bytes: aliasing");
+      checkBytes(l, written.getOrDefault(l.raw, 0), "a live buffer lost its bytes: aliasing");
     }
   }
 
@@ -272,8 +338,8 @@ final class PoolMachine {
   /** Injects a device failure into an allocation that must go to the device. */
   void failedAllocation(long bytes) {
     long cap = pool.bucketSize(bytes);
-    if (!source(null, cap).isEmpty()) {
-      return; // a reuse hit would not reach the device
+    if (!source(null, cap, false).isEmpty() || !lanes.isEmpty()) {
+      return; // a reuse hit (or a poll that may find one) would not reach the device
     }
     boolean cacheToGiveBack = !free.values().stream().allMatch(Set::isEmpty)
         || parked.stream().anyMatch(r -> r.values().stream().anyMatch(x -> !x.isEmpty()));
@@ -287,9 +353,7 @@ final class PoolMachine {
       Buffer b = pool.alloc(bytes, DType.U8);
       Live l = new Live(b, null, bytes, cap);
       check(!held.contains(l.raw), "the retried allocation is a new device buffer");
-      held.add(l.raw);
-      written.put(l.raw, (byte) 0);
-      fresh++;
+      fresh(l);
       allocations++;
       commits += residency ? 1 : 0;
       live.add(l);
@@ -306,6 +370,20 @@ final class PoolMachine {
     }
     check(before.equals(pool.stats()), "L1: a refused allocation changed the pool");
     check(devLive == harness.liveAllocations(), "a refused allocation kept device memory");
+  }
+
+  /** Parks a closed scope's reserve; beyond the limit, the oldest parked one joins the global lists. */
+  private void park(Map<Long, Set<DeviceBuffer>> reserve) {
+    if (parked.size() == FreeLists.PARK_LIMIT) {
+      parked.pollFirst().forEach((cap, set) -> free.computeIfAbsent(cap, k -> identitySet()).addAll(set));
+      events.add("parked reserve merged");
+    }
+    parked.addLast(reserve);
+  }
+
+  /** A poll round: what completed fences freed joins the free lists. */
+  private void collect() {
+    lanes.collect(this::park, free, events);
   }
 
   /** Frees every cached buffer the pool may evict: the global lists and parked reserves. */
@@ -339,14 +417,22 @@ final class PoolMachine {
 
   /**
    * Where an allocation of bucket {@code cap} must come from: the scope's reserve if it has one
-   * of that bucket, else the global list, else the parked reserves from newest to oldest. The
-   * returned set is the model's own (the caller removes what was taken); empty means fresh.
+   * of that bucket; else, under the lock, its stream's lane (newest hand-back first), the global
+   * list, the parked reserves from newest to oldest; and when none has one while fences wait, a
+   * poll round first ({@code mayPoll}), then those again. The returned set is the model's own (the
+   * caller removes what was taken); empty means fresh.
    */
-  private Set<DeviceBuffer> source(@Nullable ScopeModel scope, long cap) {
+  private Set<DeviceBuffer> source(@Nullable ScopeModel scope, long cap, boolean mayPoll) {
     if (scope != null && scope.reserve != null) {
       Set<DeviceBuffer> r = scope.reserve.get(cap);
       if (r != null && !r.isEmpty()) {
         return r;
+      }
+    }
+    if (scope != null && scope.stream != null) {
+      Set<DeviceBuffer> l = lanes.source(scope.stream, cap);
+      if (!l.isEmpty()) {
+        return l;
       }
     }
     Set<DeviceBuffer> g = free.get(cap);
@@ -359,7 +445,19 @@ final class PoolMachine {
         return p;
       }
     }
+    if (mayPoll && !lanes.isEmpty()) {
+      collect();
+      return source(scope, cap, false);
+    }
     return identitySet();
+  }
+
+  /** A live buffer goes back: poisoned, if the pool poisons. */
+  private void handBack(DeviceBuffer raw) {
+    if (poison) {
+      written.put(raw, POISONED);
+    }
+    handedBack.remove(raw);
   }
 
   private void toFree(Live l) {
@@ -370,15 +468,21 @@ final class PoolMachine {
     recycleAll(scope, how, free);
   }
 
-  private void recycleAll(@Nullable ScopeModel scope, String how, Map<Long, Set<DeviceBuffer>> into) {
+  /** Hands back every live buffer of {@code scope} into {@code into}; returns them. */
+  private List<DeviceBuffer> recycleAll(
+      @Nullable ScopeModel scope, String how, Map<Long, Set<DeviceBuffer>> into) {
+    List<DeviceBuffer> out = new ArrayList<>();
     for (java.util.Iterator<Live> it = live.iterator(); it.hasNext(); ) {
       Live l = it.next();
       if (l.scope == scope) {
         it.remove();
         into.computeIfAbsent(l.capacity, k -> identitySet()).add(l.raw);
         stale.add(new Dead(l.handle, how));
+        handBack(l.raw);
+        out.add(l.raw);
       }
     }
+    return out;
   }
 
   /** Every free buffer the model knows, by bucket: global, parked and open scopes' reserves. */
@@ -392,14 +496,17 @@ final class PoolMachine {
     return all;
   }
 
-  private void checkBytes(Live l, byte expected, String what) {
+  /** Checks every byte of {@code l} is {@code expected}, or the poison pattern for {@link #POISONED}. */
+  private void checkBytes(Live l, int expected, String what) {
     ByteBuffer bb = ByteBuffer.allocateDirect((int) l.capacity);
     device.read(l.raw, 0, bb);
     bb.flip();
+    ByteBuffer pattern = ByteBuffer.allocate(4).order(java.nio.ByteOrder.nativeOrder()).putInt(PoolOptions.POISON);
     for (int i = 0; i < l.capacity; i++) {
-      if (bb.get(i) != expected) {
+      byte want = expected == POISONED ? pattern.get(i & 3) : (byte) expected;
+      if (bb.get(i) != want) {
         throw new AssertionError(what + ": byte " + i + " of " + l.capacity + " is " + bb.get(i)
-            + ", expected " + expected);
+            + ", expected " + want);
       }
     }
   }
@@ -430,6 +537,20 @@ final class PoolMachine {
     Set<DeviceBuffer> poolHeld = identitySet();
     poolHeld.addAll(pool.audit().heldDeviceBuffers());
     check(poolHeld.equals(held), "A2: held buffers differ from the model");
+    // S1: what waits in each stream's lane is exactly the model's, and counts as waiting.
+    long laneCount = 0;
+    long laneBytes = 0;
+    for (TestStream st : streams) {
+      Set<DeviceBuffer> inLane = identitySet();
+      inLane.addAll(pool.audit().streamDeviceBuffers(st));
+      check(inLane.equals(lanes.blocksOf(st)), "S1: " + st + "'s lane differs from the model");
+      check(java.util.Collections.disjoint(inLane, modelFree), "S1: a buffer is in a lane and free for all");
+      check(st.violations().isEmpty(), "fences: " + st.violations());
+    }
+    for (Map.Entry<Long, Set<DeviceBuffer>> e : lanes.all().entrySet()) {
+      laneCount += e.getValue().size();
+      laneBytes += e.getKey() * e.getValue().size();
+    }
     // A1: live handles are distinct, not free, and their byte ranges never overlap.
     Set<DeviceBuffer> liveRaw = identitySet();
     List<long[]> ranges = new ArrayList<>();
@@ -464,7 +585,9 @@ final class PoolMachine {
     check(pool.inUseCount() == live.size(), "C1: inUseCount " + pool.inUseCount() + " != " + live.size());
     check(s.activeBytes() == activeBytes, "C1: activeBytes");
     check(s.requestedBytes() == requested, "C1: requestedBytes");
-    check(s.heldBytes() == activeBytes + freeBytes, "C1: heldBytes");
+    check(s.heldBytes() == activeBytes + freeBytes + laneBytes, "C1: heldBytes");
+    check(s.deferredCount() == laneCount && s.deferredBytes() == laneBytes, "C1: waiting "
+        + s.deferredCount() + "/" + s.deferredBytes() + ", model " + laneCount + "/" + laneBytes);
     check(s.allocations() == allocations, "C1: allocations " + s.allocations() + " != " + allocations);
     check(s.freshAllocations() == fresh, "C1: freshAllocations");
     check(s.reuseHits() == hits, "C1: reuseHits");
@@ -493,6 +616,10 @@ final class PoolMachine {
       b.close();
     }
     check(harness.liveAllocations() == 0, "leaked " + harness.liveAllocations() + " device allocations");
+    for (TestStream st : streams) {
+      check(st.violations().isEmpty(), "fences: " + st.violations());
+      check(st.openFences() == 0, st + ": " + st.openFences() + " fences never closed");
+    }
   }
 
   @Override

@@ -8,11 +8,12 @@ import net.jqwik.api.state.ActionChain;
 import net.jqwik.api.statistics.Statistics;
 
 /**
- * The model-based property, written once: any chain of pool operations keeps A1 to A4, B5, Z1, C1
- * and R1 (see DESIGN.md), checked after every action. One subclass per device; coverage checks
+ * The model-based property, written once: any chain of pool operations keeps A1 to A4, B5, Z1, C1,
+ * R1 and S1 (see DESIGN.md), checked after every action. One subclass per device; coverage checks
  * make sure the chains actually reached reuse, fresh allocation, batches, release mixed with reset
  * in one cycle, stale access after every kind of death, registration, refused calls, residency
- * commits and injected failures where the device has them.
+ * commits, injected failures where the device has them, and stream-ordered reuse: hand-backs on a
+ * stream, reuse on that stream before its fence completed, and elsewhere only after it had.
  */
 abstract class PoolStateProperties {
 
@@ -21,7 +22,7 @@ abstract class PoolStateProperties {
 
   @Property
   void poolAgreesWithItsModelAfterEveryAction(@ForAll("chains") ActionChain<PoolMachine> chain) {
-    PoolMachine m = chain.withInvariant("A1-A4, B5, Z1, C1, R1", PoolMachine::checkInvariants).run();
+    PoolMachine m = chain.withInvariant("A1-A4, B5, Z1, C1, R1, S1", PoolMachine::checkInvariants).run();
     m.finish();
     for (String e : PoolActions.ALWAYS_COVERED) {
       Statistics.label(e).collect(m.events.contains(e));

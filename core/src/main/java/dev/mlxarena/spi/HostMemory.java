@@ -73,12 +73,19 @@ public final class HostMemory {
     return address;
   }
 
-  /** Fills a range with a repeated 32-bit pattern through {@link Device#write}, a window at a time. */
+  /**
+   * Fills a range with a repeated 32-bit pattern through {@link Device#write}, a window at a time.
+   * The pattern's first byte lands at {@code offset}; a tail shorter than 4 bytes takes the
+   * pattern's first bytes.
+   */
   public static void fillPattern(Device device, DeviceBuffer dst, long offset, long length, int pattern) {
     checkRange(offset, length, dst.capacity(), "device buffer");
+    // Windows are whole multiples of 4 bytes except the last, so the pattern keeps its phase; the
+    // chunk holds whole patterns and is rounded up, so that a last window of n % 4 != 0 bytes
+    // still takes its tail from the pattern.
     int window = (int) Math.min(length, 1 << 16);
-    ByteBuffer chunk = ByteBuffer.allocateDirect(Math.max(window, 4)).order(ByteOrder.nativeOrder());
-    while (chunk.remaining() >= 4) {
+    ByteBuffer chunk = ByteBuffer.allocateDirect((window + 3) & ~3).order(ByteOrder.nativeOrder());
+    while (chunk.hasRemaining()) {
       chunk.putInt(pattern);
     }
     for (long done = 0; done < length; ) {

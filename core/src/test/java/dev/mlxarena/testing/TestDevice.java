@@ -1,6 +1,7 @@
 package dev.mlxarena.testing;
 
 import dev.mlxarena.BufferAllocationException;
+import dev.mlxarena.DeviceStream;
 import dev.mlxarena.host.HostDevice;
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;
@@ -27,6 +28,12 @@ public final class TestDevice implements Device, DeviceHarness {
   private long frees;
   private long failAtAllocation = -1;
   private long failAbove = Long.MAX_VALUE;
+  private @Nullable FillListener fillListener;
+
+  /** Told of every {@link #fillPattern} call before it runs. */
+  public interface FillListener {
+    void filled(DeviceBuffer buffer, long offset, long length, int pattern, @Nullable DeviceStream stream);
+  }
 
   public TestDevice(Device inner, boolean withResidency) {
     this.inner = inner;
@@ -111,6 +118,25 @@ public final class TestDevice implements Device, DeviceHarness {
   @Override
   public void fillZero(DeviceBuffer buffer, long offset, long length) {
     inner.fillZero(buffer, offset, length);
+  }
+
+  /** Tells {@code listener} of every pattern fill from now on ({@code null}: nobody). */
+  public synchronized void onFill(@Nullable FillListener listener) {
+    this.fillListener = listener;
+  }
+
+  /** Fills from the host at once, whatever the stream (the default), after telling the listener. */
+  @Override
+  public void fillPattern(
+      DeviceBuffer buffer, long offset, long length, int pattern, @Nullable DeviceStream stream) {
+    FillListener l;
+    synchronized (this) {
+      l = fillListener;
+    }
+    if (l != null) {
+      l.filled(buffer, offset, length, pattern, stream);
+    }
+    Device.super.fillPattern(buffer, offset, length, pattern, stream);
   }
 
   @Override

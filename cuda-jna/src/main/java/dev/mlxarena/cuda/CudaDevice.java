@@ -43,6 +43,7 @@ public final class CudaDevice implements Device {
   private final String name;
   private final long totalMemory;
   private final int computeCapability;
+  private final int multiprocessors;
   private final AtomicLong live = new AtomicLong();
   private volatile boolean closed;
 
@@ -59,6 +60,7 @@ public final class CudaDevice implements Device {
     this.totalMemory = total.getValue();
     this.computeCapability = 10 * attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
         + attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+    this.multiprocessors = attribute(CudaDriver.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
   }
 
   private int attribute(int attribute) {
@@ -182,6 +184,14 @@ public final class CudaDevice implements Device {
    */
   public int computeCapability() {
     return computeCapability;
+  }
+
+  /**
+   * The number of streaming multiprocessors (132 on an H100 SXM or H200): a launch of fewer blocks
+   * than this leaves some of them idle.
+   */
+  public int multiprocessorCount() {
+    return multiprocessors;
   }
 
   /** The GPU's total memory in bytes. */

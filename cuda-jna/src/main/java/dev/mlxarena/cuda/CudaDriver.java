@@ -28,7 +28,9 @@ final class CudaDriver {
   static final int CU_MEMHOSTALLOC_PORTABLE = 0x01;
   static final int CU_MEMHOSTALLOC_DEVICEMAP = 0x02;
   static final int CU_STREAM_NON_BLOCKING = 0x1;
+  static final int CU_EVENT_DEFAULT = 0x0;
   static final int CU_EVENT_DISABLE_TIMING = 0x2;
+  static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
   static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
   static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
   static final int CU_JIT_ERROR_LOG_BUFFER = 5;
@@ -56,6 +58,8 @@ final class CudaDriver {
 
   private static volatile @Nullable Throwable loadFailure;
   private static volatile boolean loaded;
+  /** The library the natives were registered against, once loaded. */
+  private static volatile @Nullable NativeLibrary library;
 
   private CudaDriver() {}
 
@@ -74,7 +78,9 @@ final class CudaDriver {
     StringBuilder tried = new StringBuilder();
     for (String name : NAMES) {
       try {
-        Native.register(CudaDriver.class, NativeLibrary.getInstance(name));
+        NativeLibrary lib = NativeLibrary.getInstance(name);
+        Native.register(CudaDriver.class, lib);
+        library = lib;
         loaded = true;
         return null;
       } catch (UnsatisfiedLinkError e) {
@@ -140,6 +146,12 @@ final class CudaDriver {
 
   static native int cuEventDestroy_v2(Pointer event);
 
+  /**
+   * The GPU time between two completed events recorded with timing, in milliseconds. The plain
+   * name, which every driver exports ({@code cuda.h} 12.8 and later map it to {@code _v2}).
+   */
+  static native int cuEventElapsedTime(float[] milliseconds, Pointer start, Pointer end);
+
   static native int cuDeviceGetAttribute(IntByReference value, int attribute, int device);
 
   static native int cuMemsetD32_v2(long dptr, int value, long count);
@@ -185,6 +197,11 @@ final class CudaDriver {
   static native int cuGetErrorName(int error, PointerByReference name);
 
   static native int cuGetErrorString(int error, PointerByReference text);
+
+  /** The driver library, for entry points registered apart ({@link CudaLaunchEx}); null before {@link #load()}. */
+  static @Nullable NativeLibrary library() {
+    return library;
+  }
 
   /** Whether {@link #load()} succeeded, so that natives may be called. */
   static boolean isLoaded() {

@@ -5,6 +5,7 @@ import com.sun.jna.Pointer;
 import dev.mlxarena.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One kernel entry point and a pre-built argument block, so that a launch allocates nothing: set
@@ -27,6 +28,16 @@ import java.nio.ByteOrder;
  * grid and block when the driver refuses. Not thread-safe: the argument block is per kernel
  * object, so a kernel is launched by one thread at a time (make one per thread with {@link
  * CudaModule#kernel} when several launch).
+ *
+ * <h2>Dependent launches</h2>
+ * Between two short kernels on a stream the GPU idles while it launches the second. With {@link
+ * #dependentLaunches} on (compute capability 9.0 and up), launches go through {@code
+ * cuLaunchKernelEx} with programmatic stream serialization: the GPU may start the kernel while the
+ * one before it is finishing. The kernel must then execute {@code griddepcontrol.wait} ({@code
+ * cudaGridDependencySynchronize}) before it touches memory the kernel before it writes or reads,
+ * and executes {@code griddepcontrol.launch_dependents} to let the next kernel start early; both
+ * are no-ops in a launch without the attribute. The launch configuration is a second pre-built
+ * block, so such a launch allocates nothing either.
  */
 public final class CudaKernel {
   private final CudaModule module;
@@ -37,6 +48,9 @@ public final class CudaKernel {
   private final Memory pointers;
   private final ByteBuffer slots;
   private int set;
+  /** A {@code CUlaunchConfig} and its one attribute, while dependent launches are on; else null. */
+  private @Nullable Memory launchConfig;
+  private @Nullable ByteBuffer config;
 
   CudaKernel(CudaModule module, String name, long function, int parameters) {
     if (parameters < 0) {
@@ -112,6 +126,37 @@ public final class CudaKernel {
     return 8 * set++;
   }
 
+  /**
+   * Launches this kernel from now on as a programmatic dependent launch ({@code on}), or plainly
+   * (see the class comment: the kernel's code must wait for the grid before it with {@code
+   * griddepcontrol.wait}).
+   *
+   * @throws dev.mlxarena.DeviceUnavailableException if the driver has no {@code cuLaunchKernelEx}
+   */
+  public CudaKernel dependentLaunches(boolean on) {
+    if (!on) {
+      launchConfig = null;
+      config = null;
+      return this;
+    }
+    CudaLaunchEx.load();
+    Memory m = new Memory(CudaLaunchEx.CONFIG_BYTES + CudaLaunchEx.ATTRIBUTE_BYTES);
+    m.clear();
+    ByteBuffer c = m.getByteBuffer(0, m.size()).order(ByteOrder.nativeOrder());
+    c.putLong(40, Pointer.nativeValue(m) + CudaLaunchEx.CONFIG_BYTES);
+    c.putInt(48, 1);
+    c.putInt(CudaLaunchEx.CONFIG_BYTES, CudaLaunchEx.CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+    c.putInt(CudaLaunchEx.CONFIG_BYTES + 8, 1);
+    launchConfig = m;
+    config = c;
+    return this;
+  }
+
+  /** Whether launches are programmatic dependent launches. */
+  public boolean dependentLaunches() {
+    return config != null;
+  }
+
   /** Launches a one-dimensional grid of {@code blocks} blocks of {@code threads} threads. */
   public void launch(CudaStream stream, int blocks, int threads) {
     launch(stream, blocks, 1, 1, threads, 1, 1, 0);
@@ -142,19 +187,29 @@ public final class CudaKernel {
     }
     module.requireOpen();
     module.device().makeCurrent();
-    int rc = CudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, blockZ,
-        sharedBytes, stream.handle(), Pointer.nativeValue(pointers), 0L);
+    ByteBuffer c = config;
+    int rc;
+    if (c == null) {
+      rc = CudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, blockZ,
+          sharedBytes, stream.handle(), Pointer.nativeValue(pointers), 0L);
+    } else {
+      c.putInt(0, gridX).putInt(4, gridY).putInt(8, gridZ);
+      c.putInt(12, blockX).putInt(16, blockY).putInt(20, blockZ);
+      c.putInt(24, sharedBytes).putLong(32, stream.handle());
+      rc = CudaLaunchEx.cuLaunchKernelEx(Pointer.nativeValue(launchConfig), function, Pointer.nativeValue(pointers), 0L);
+    }
     if (rc != CudaDriver.CUDA_SUCCESS) {
-      throw launchFailure(name, rc, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes);
+      throw launchFailure(c == null ? "cuLaunchKernel" : "cuLaunchKernelEx (a dependent launch)", name, rc,
+          gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes);
     }
     stream.launched(name);
   }
 
   /** The exception for a refused launch: the call, the error, and what was launched how. */
   static CudaException launchFailure(
-      String kernel, int rc, int gridX, int gridY, int gridZ, int blockX, int blockY, int blockZ,
+      String call, String kernel, int rc, int gridX, int gridY, int gridZ, int blockX, int blockY, int blockZ,
       int sharedBytes) {
-    return new CudaException("cuLaunchKernel", rc, "kernel " + kernel + ", grid (" + gridX + ", "
+    return new CudaException(call, rc, "kernel " + kernel + ", grid (" + gridX + ", "
         + gridY + ", " + gridZ + "), block (" + blockX + ", " + blockY + ", " + blockZ + "), "
         + sharedBytes + " B dynamic shared memory");
   }

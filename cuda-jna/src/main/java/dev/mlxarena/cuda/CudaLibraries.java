@@ -28,7 +28,7 @@ import org.jspecify.annotations.Nullable;
  *   <li>the directories named by the system property {@value #PATH_PROPERTY} (separated like a
  *       class path);
  *   <li>{@code $CUDA_HOME} and {@code $CUDA_PATH}, their {@code lib64} and {@code lib};
- *   <li>{@code /usr/local/cuda/lib64};
+ *   <li>the toolkit's default location, {@code /usr/local/cuda/lib64} ({@link #TOOLKIT_DEFAULTS});
  *   <li>the pip layout in every Python site-packages directory found under {@code $VIRTUAL_ENV},
  *       {@code $CONDA_PREFIX}, the environment of each {@code python3} on {@code $PATH}, {@code
  *       ~/.local}, {@code /usr/local}, {@code /usr}, {@code /opt/conda} and on {@code $PYTHONPATH}: {@code nvidia/cu13/lib} (CUDA 13 wheels), {@code
@@ -48,6 +48,9 @@ import org.jspecify.annotations.Nullable;
 final class CudaLibraries<L> {
   /** Directories to search first, separated by {@link File#pathSeparator}. */
   static final String PATH_PROPERTY = "mlxarena.cuda.libraryPath";
+
+  /** Where the CUDA toolkit installs its libraries when nothing names another place. */
+  static final List<Path> TOOLKIT_DEFAULTS = List.of(Path.of("/usr/local/cuda/lib64"));
 
   /** What to look for. */
   record Spec(
@@ -84,15 +87,23 @@ final class CudaLibraries<L> {
 
   private final Function<String, @Nullable String> env;
   private final Function<String, @Nullable String> properties;
+  private final List<Path> toolkitDefaults;
   private final List<Path> pythonRoots;
   private final Loader<L> loader;
 
+  /**
+   * A search over the given environment, system properties, toolkit default directories and
+   * Python roots, opening libraries with {@code loader}. Every place it looks comes from these
+   * arguments (or from the directories they name), so a search is independent of what the
+   * machine has installed unless it is given the machine's own places, as {@link #system()} does.
+   */
   CudaLibraries(
       Function<String, @Nullable String> env, Function<String, @Nullable String> properties,
-      List<Path> pythonRoots, Loader<L> loader) {
+      List<Path> toolkitDefaults, List<Path> pythonRoots, Loader<L> loader) {
     this.env = env;
     this.properties = properties;
-    this.pythonRoots = pythonRoots;
+    this.toolkitDefaults = List.copyOf(toolkitDefaults);
+    this.pythonRoots = List.copyOf(pythonRoots);
     this.loader = loader;
   }
 
@@ -119,7 +130,7 @@ final class CudaLibraries<L> {
     for (String r : List.of("/usr/local", "/usr", "/opt/conda")) {
       roots.add(Path.of(r));
     }
-    return new CudaLibraries<>(System::getenv, System::getProperty, roots, NativeLibrary::getInstance);
+    return new CudaLibraries<>(System::getenv, System::getProperty, TOOLKIT_DEFAULTS, roots, NativeLibrary::getInstance);
   }
 
   /**
@@ -156,9 +167,12 @@ final class CudaLibraries<L> {
         }
       }
     }
-    Loaded<L> l = tryDirectory(spec, Path.of("/usr/local/cuda/lib64"), "the toolkit's default", tried, seen);
-    if (l != null) {
-      return l;
+    Loaded<L> l;
+    for (Path dir : toolkitDefaults) {
+      l = tryDirectory(spec, dir, "the toolkit's default", tried, seen);
+      if (l != null) {
+        return l;
+      }
     }
     List<Path> sites = sitePackages();
     if (sites.isEmpty()) {

@@ -91,6 +91,11 @@ public final class CudaStream implements DeviceStream, AutoCloseable {
     return handle;
   }
 
+  /** The {@code CUstream} as the driver calls take it. */
+  Pointer pointer() {
+    return stream;
+  }
+
   /**
    * A fence at the current end of this stream, over an event from the stream's pool; closing the
    * fence (the buffer pool does, once it completed) gives the event back.

@@ -3,7 +3,10 @@ package dev.mlxarena.cuda;
 import static dev.mlxarena.cuda.CudaException.check;
 
 import com.sun.jna.Pointer;
+import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -12,19 +15,26 @@ import java.nio.ByteOrder;
  * host and GPU asynchronous ({@link CudaStream#copyToHost}, {@link CudaStream#copyToDevice}). The
  * host reads what a copy wrote only after a fence recorded behind it has completed.
  *
+ * <p>The memory is also mapped into the GPU's address space ({@link #devicePointer()}), so a
+ * kernel can read a word the host writes while the kernel runs ({@link #putIntVolatile}).
+ *
  * <p>Allocate it once and reuse it: pinning is expensive (tens of microseconds and up).
  */
 public final class PinnedHostBuffer implements AutoCloseable {
+  private static final VarHandle INTS = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.nativeOrder());
+
   private final CudaDevice device;
   private final long size;
   private final ByteBuffer view;
+  private final long devicePointer;
   private Pointer host;
   private boolean closed;
 
-  private PinnedHostBuffer(CudaDevice device, Pointer host, long size) {
+  private PinnedHostBuffer(CudaDevice device, Pointer host, long size, long devicePointer) {
     this.device = device;
     this.host = host;
     this.size = size;
+    this.devicePointer = devicePointer;
     this.view = host.getByteBuffer(0, size).order(ByteOrder.nativeOrder());
   }
 
@@ -41,8 +51,21 @@ public final class PinnedHostBuffer implements AutoCloseable {
     }
     device.makeCurrent();
     PointerByReference p = new PointerByReference();
-    check(CudaDriver.cuMemHostAlloc(p, bytes, CudaDriver.CU_MEMHOSTALLOC_PORTABLE), "cuMemHostAlloc");
-    return new PinnedHostBuffer(device, p.getValue(), bytes);
+    check(CudaDriver.cuMemHostAlloc(p, bytes, CudaDriver.CU_MEMHOSTALLOC_PORTABLE | CudaDriver.CU_MEMHOSTALLOC_DEVICEMAP),
+        "cuMemHostAlloc");
+    LongByReference d = new LongByReference();
+    int rc = CudaDriver.cuMemHostGetDevicePointer_v2(d, p.getValue(), 0);
+    if (rc != CudaDriver.CUDA_SUCCESS) {
+      CudaDriver.cuMemFreeHost(p.getValue());
+      check(rc, "cuMemHostGetDevicePointer_v2");
+    }
+    return new PinnedHostBuffer(device, p.getValue(), bytes, d.getValue());
+  }
+
+  /** The address of the memory in the GPU's address space, for kernels to read and write. */
+  public long devicePointer() {
+    requireOpen();
+    return devicePointer;
   }
 
   /** The size in bytes. */
@@ -60,6 +83,16 @@ public final class PinnedHostBuffer implements AutoCloseable {
   public int getInt(long offset) {
     requireOpen();
     return view.getInt(Math.toIntExact(offset));
+  }
+
+  /**
+   * Stores {@code value} at byte {@code offset} with volatile semantics: the store is neither
+   * delayed nor reordered with the calls that follow it, so a kernel polling the word through
+   * {@link #devicePointer()} sees it.
+   */
+  public void putIntVolatile(long offset, int value) {
+    requireOpen();
+    INTS.setVolatile(view, Math.toIntExact(offset), value);
   }
 
   /** The address of {@code [offset, offset + length)}, checked against the buffer. */

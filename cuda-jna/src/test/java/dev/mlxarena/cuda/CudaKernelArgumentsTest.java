@@ -43,7 +43,7 @@ class CudaKernelArgumentsTest {
 
   @Test
   void aRefusedLaunchNamesTheKernelItsGridAndItsBlock() {
-    CudaException e = CudaKernel.launchFailure("rms_norm_f32", 1, 1, 1, 1, 2048, 1, 1, 0);
+    CudaException e = CudaKernel.launchFailure("cuLaunchKernel", "rms_norm_f32", 1, 1, 1, 1, 2048, 1, 1, 0);
     assertEquals("cuLaunchKernel", e.getCall());
     String m = e.getMessage();
     assertTrue(m.startsWith("cuLaunchKernel failed: CUDA_ERROR_INVALID_VALUE (1)"), m);

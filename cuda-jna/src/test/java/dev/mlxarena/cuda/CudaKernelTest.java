@@ -3,6 +3,7 @@ package dev.mlxarena.cuda;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.mlxarena.Buffer;
 import dev.mlxarena.BufferPool;
@@ -45,6 +46,37 @@ class CudaKernelTest {
       for (int i = 0; i < n; i++) {
         assertEquals(2f * i + 1, out[i]);
         assertEquals((1L << 40) + i, ids[i]);
+      }
+    }
+  }
+
+  @Test
+  void dependentLaunchesOnAStreamComputeWhatPlainLaunchesDo() {
+    try (CudaDevice gpu = CudaDevice.open(0);
+        CudaStream stream = CudaStream.create(gpu);
+        CudaModule module = CudaModule.compile(gpu, SOURCE);
+        BufferPool pool = BufferPool.create(gpu)) {
+      assumeTrue(gpu.computeCapability() >= 90, "programmatic dependent launches need compute capability 9.0, this GPU"
+          + " has " + gpu.computeCapability());
+      int n = 1 << 16;
+      float[] x = new float[n];
+      for (int i = 0; i < n; i++) {
+        x[i] = i % 7;
+      }
+      Buffer bx = pool.alloc(4L * n, DType.F32).copyFrom(x);
+      Buffer by = pool.alloc(4L * n, DType.F32).copyFrom(new float[n]);
+      CudaKernel axpy = module.kernel("axpy_after_f32", 4).dependentLaunches(true);
+      assertTrue(axpy.dependentLaunches());
+      for (int round = 0; round < 100; round++) {
+        axpy.f32(1f).ptr(bx).ptr(by).i32(n).launch(stream, n / 256, 256);
+      }
+      axpy.dependentLaunches(false);
+      axpy.f32(1f).ptr(bx).ptr(by).i32(n).launch(stream, n / 256, 256);
+      stream.synchronize();
+      float[] y = new float[n];
+      by.copyTo(y);
+      for (int i = 0; i < n; i++) {
+        assertEquals(101f * (i % 7), y[i], "element " + i + ": each launch saw the one before it whole");
       }
     }
   }

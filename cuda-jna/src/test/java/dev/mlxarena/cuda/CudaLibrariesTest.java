@@ -16,7 +16,12 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Where NVRTC and cuBLAS are looked for, and what the message says when they are not found. */
+/**
+ * Where NVRTC and cuBLAS are looked for, and what the message says when they are not found. Every
+ * search here is given its own places, the toolkit's default directory included (under the test's
+ * temporary directory, absent unless a test makes it), so what this machine has installed changes
+ * nothing.
+ */
 class CudaLibrariesTest {
   @TempDir Path tmp;
 
@@ -24,9 +29,14 @@ class CudaLibrariesTest {
   private final Map<String, String> props = new HashMap<>();
   private final List<String> opened = new ArrayList<>();
 
+  /** The search's stand-in for {@code /usr/local/cuda/lib64}. */
+  private Path toolkitDefault() {
+    return tmp.resolve("toolkit-default/lib64");
+  }
+
   /** A loader that opens files under {@code tmp} whose name is in {@code good}, and nothing else. */
   private CudaLibraries<String> search(List<Path> pythonRoots, String... good) {
-    return new CudaLibraries<>(env::get, props::get, pythonRoots, name -> {
+    return new CudaLibraries<>(env::get, props::get, List.of(toolkitDefault()), pythonRoots, name -> {
       opened.add(name);
       for (String g : good) {
         if (name.endsWith("/" + g)) {
@@ -59,7 +69,7 @@ class CudaLibrariesTest {
         tmp.resolve("no-toolkit/lib64") + " ($CUDA_HOME): no such directory",
         tmp.resolve("no-toolkit/lib") + " ($CUDA_HOME): no such directory",
         "$CUDA_PATH: not set",
-        "/usr/local/cuda/lib64 (the toolkit's default)",
+        toolkitDefault() + " (the toolkit's default): no such directory",
         site.resolve("nvidia/cu13/lib") + " (pip): no libnvrtc.so* there",
         site.resolve("nvidia/cu12/lib") + " (pip): no such directory",
         site.resolve("nvidia/cuda_nvrtc/lib") + " (pip): no such directory",
@@ -73,6 +83,32 @@ class CudaLibrariesTest {
       assertTrue(i > at, "expected '" + part + "' after position " + at + " in:\n" + m);
       at = i;
     }
+    for (String o : opened) {
+      assertTrue(o.startsWith(tmp.toString()) || !o.contains("/"),
+          "opened only what the search was given (or a bare name, for the system loader): " + o);
+    }
+  }
+
+  @Test
+  void aToolkitAtTheDefaultPlaceLoadsAfterCudaHomeAndBeforeThePipLayout() throws IOException {
+    Path toolkit = toolkitDefault();
+    lib(toolkit, "libnvrtc.so.13");
+    lib(toolkit, "libnvrtc-builtins.so.13.0");
+    Path pip = tmp.resolve("venv/lib/python3.12/site-packages/nvidia/cu13/lib");
+    lib(pip, "libnvrtc.so.13");
+    CudaLibraries.Loaded<String> l = search(List.of(tmp.resolve("venv")), "libnvrtc.so.13").load(CudaLibraries.NVRTC);
+    assertEquals(toolkit.resolve("libnvrtc.so.13").toString(), l.opened(), "the toolkit's default before pip");
+
+    Path home = tmp.resolve("cuda-home");
+    lib(home.resolve("lib64"), "libnvrtc.so.13");
+    env.put("CUDA_HOME", home.toString());
+    l = search(List.of(tmp.resolve("venv")), "libnvrtc.so.13").load(CudaLibraries.NVRTC);
+    assertEquals(home.resolve("lib64/libnvrtc.so.13").toString(), l.opened(), "$CUDA_HOME before the toolkit's default");
+  }
+
+  @Test
+  void theProductionSearchKeepsTheToolkitsOwnDefault() {
+    assertEquals(List.of(Path.of("/usr/local/cuda/lib64")), CudaLibraries.TOOLKIT_DEFAULTS);
   }
 
   @Test
@@ -130,7 +166,7 @@ class CudaLibrariesTest {
     Path named = tmp.resolve("broken");
     lib(named, "libnvrtc.so.13"); // empty: not a shared object
     props.put(CudaLibraries.PATH_PROPERTY, named.toString());
-    CudaLibraries<NativeLibrary> real = new CudaLibraries<>(env::get, props::get, List.of(), name -> {
+    CudaLibraries<NativeLibrary> real = new CudaLibraries<>(env::get, props::get, List.of(toolkitDefault()), List.of(), name -> {
       if (!name.startsWith("/")) {
         throw new UnsatisfiedLinkError("Unable to load library '" + name + "':\n" + name + ": not here");
       }

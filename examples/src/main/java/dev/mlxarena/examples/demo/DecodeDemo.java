@@ -87,9 +87,24 @@ public final class DecodeDemo implements Callable<Integer> {
       description = "CUDA: where each op's output comes from: the pool (token scopes on the stream), cuMemAlloc/cuMemFree, or cuMemAllocAsync/cuMemFreeAsync. Default: ${DEFAULT-VALUE}.")
   private String alloc = "pool";
 
-  @Option(names = "--matmul", defaultValue = "cublas", paramLabel = "cublas|kernel",
-      description = "CUDA: matrix-vector products through cuBLAS or the demo's own kernel. Default: ${DEFAULT-VALUE}.")
-  private String matmul = "cublas";
+  @Option(names = "--matmul", defaultValue = "kernel", paramLabel = "kernel|cublas",
+      description = "CUDA: matrix-vector products through the demo's own kernels or cuBLAS (which costs the host"
+          + " several microseconds more per call). Default: ${DEFAULT-VALUE}.")
+  private String matmul = "kernel";
+
+  @Option(names = "--fuse", description = "CUDA: fused ops where an eager engine fuses them: one QKV product,"
+      + " gate and up with SwiGLU, attention in one kernel, residual adds in the products (8 kernels a layer"
+      + " instead of 16).")
+  private boolean fuse;
+
+  @Option(names = "--pdl", description = "CUDA: launch the decode kernels as programmatic dependent launches"
+      + " (compute capability 9.0 and up): each may start while the one before it finishes.")
+  private boolean pdl;
+
+  @Option(names = "--profile", description = "CUDA: print where a token's time goes: the host's time split into"
+      + " launches, cuBLAS calls, allocating, recycling, read-back waits and the rest, and the GPU's time per token"
+      + " from events (and, from an extra run, the GPU alone).")
+  private boolean profile;
 
   @Option(names = "--readback-lag", defaultValue = "2", paramLabel = "N",
       description = "CUDA: the host reads each token's id N steps after enqueuing it, running ahead of the GPU meanwhile (0: wait for every token). Default: ${DEFAULT-VALUE}.")
@@ -168,6 +183,11 @@ public final class DecodeDemo implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), "--memory-limit: " + e.getMessage());
     }
     DType dtype = llama ? DType.BF16 : DType.F32;
+    int most = GpuKernels.attentionPositions(cfg.headDim(), dtype);
+    if (fuse && cfg.context() > most) {
+      throw new ParameterException(spec.commandLine(), "--fuse: the fused attention kernel keeps every position's"
+          + " score in shared memory, so it takes at most " + most + " positions; --tokens " + tokens + " is more");
+    }
     long needed = cfg.weightBytes(dtype.byteSize()) + cfg.kvBytes(dtype.byteSize());
     if (needed > limit) {
       throw new ParameterException(spec.commandLine(), String.format(Locale.ROOT,
@@ -263,10 +283,10 @@ public final class DecodeDemo implements Callable<Integer> {
       case "cublas" -> true;
       case "kernel" -> false;
       default -> throw new ParameterException(spec.commandLine(),
-          "unknown --matmul '" + matmul + "': choose cublas or kernel");
+          "unknown --matmul '" + matmul + "': choose kernel or cublas");
     };
-    GpuDemo.run(out, new GpuDemo.Settings(model, cfg, dtype, bucketPolicy, modes, cublas, poison, tokens,
-        readbackLag, seed, !noProgress, report));
+    GpuDemo.run(out, new GpuDemo.Settings(model, cfg, dtype, bucketPolicy, modes, cublas, fuse, pdl, poison, tokens,
+        readbackLag, seed, profile, !noProgress, report));
     return 0;
   }
 

@@ -23,12 +23,22 @@ final class GpuDemo {
 
   /** What the command line asked for. */
   record Settings(String model, ModelConfig cfg, DType dtype, BucketPolicy policy, List<GpuRun.Mode> modes,
-      boolean cublas, boolean poison, int tokens, int lag, long seed, boolean progress, @Nullable Path report) {}
+      boolean cublas, boolean fused, boolean dependent, boolean poison, int tokens, int lag, long seed, boolean profile,
+      boolean progress, @Nullable Path report) {
+
+    GpuRun.Probe probe() {
+      return profile ? GpuRun.Probe.PROFILE : GpuRun.Probe.NONE;
+    }
+  }
+
+  /** Tokens at the end of the profile's extra run that are each held, so their GPU time is the GPU's alone. */
+  static final int HELD_TOKENS = 8;
 
   static void run(PrintWriter out, Settings s) throws IOException {
     ModelConfig cfg = s.cfg();
     List<GpuRun.Result> results = new ArrayList<>();
-    try (GpuEngine engine = GpuEngine.open(cfg, s.dtype(), s.cublas(), s.seed())) {
+    GpuRun.Result held = null;
+    try (GpuEngine engine = GpuEngine.open(cfg, s.dtype(), s.cublas(), s.fused(), s.dependent(), s.seed())) {
       out.printf(Locale.ROOT, "mlx-arena demo: %s, %d layers, hidden %d, %d heads (%d KV heads), FFN %d, vocab %d, %s;"
               + " %d tokens on %s (sm_%d, %s)%n",
           s.model(), cfg.layers(), cfg.hidden(), cfg.heads(), cfg.kvHeads(), cfg.ffn(), cfg.vocab(),
@@ -38,17 +48,28 @@ final class GpuDemo {
           engine.blas == null ? "matvec kernel (no cuBLAS)"
               : "cuBLAS " + engine.blas.versionString() + " (" + Cublas.libraryPath() + ") in " + engine.blasMillis + " ms",
           human(engine.model.weightBytes()), engine.weightsMillis);
+      out.println("ops: " + (s.fused() ? "fused (QKV in one product, gate and up with SwiGLU, attention in one kernel,"
+          + " residual adds in the products" + (s.cublas() ? " but cuBLAS's" : "") + ")" : "one kernel per op")
+          + (engine.kernels.dependent() ? "; programmatic dependent launches"
+              : s.dependent() ? "; no dependent launches (they need compute capability 9.0)" : ""));
       // Unreported warm-ups first: JIT compilation, lazy module loading and cuBLAS's first calls
       // would otherwise flatter whichever mode ran last.
       int warm = Math.min(s.tokens(), 16);
       for (GpuRun.Mode mode : s.modes()) {
-        GpuRun.run(engine, mode, s.policy(), s.poison(), warm, s.lag(), s.seed(), t -> {});
+        GpuRun.run(engine, mode, s.policy(), s.poison(), warm, s.lag(), s.seed(), s.probe(), t -> {});
       }
       for (GpuRun.Mode mode : s.modes()) {
         results.add(measured(engine, mode, s));
       }
+      if (s.profile() && s.tokens() >= 4) {
+        // Readback lag 0: each token starts on an idle GPU, so its allocations find the earlier
+        // tokens' buffers reusable and never need a fresh (synchronizing) one while the stream is held.
+        held = GpuRun.run(engine, GpuRun.Mode.POOLED, s.policy(), s.poison(), s.tokens(), 0, s.seed(),
+            new GpuRun.Probe(true, Math.min(HELD_TOKENS, s.tokens() / 4)), t -> {});
+      }
     }
-    GpuSummary.print(out, results);
+    GpuSummary.print(out, results, s.cublas());
+    GpuSummary.printProfile(out, results, held);
     if (s.report() != null) {
       Report.write(s.report(), results.stream().map(Report.Series::of).toList());
       out.println("report written to " + s.report());
@@ -57,12 +78,12 @@ final class GpuDemo {
 
   private static GpuRun.Result measured(GpuEngine engine, GpuRun.Mode mode, Settings s) {
     if (!s.progress()) {
-      return GpuRun.run(engine, mode, s.policy(), s.poison(), s.tokens(), s.lag(), s.seed(), t -> {});
+      return GpuRun.run(engine, mode, s.policy(), s.poison(), s.tokens(), s.lag(), s.seed(), s.probe(), t -> {});
     }
     try (ProgressBar bar = new ProgressBarBuilder().setTaskName(String.format(Locale.ROOT, "%-15s", mode.label))
         .setInitialMax(s.tokens()).setStyle(ProgressBarStyle.ASCII).setUnit(" tok", 1).showSpeed().build()) {
       IntConsumer progress = bar::stepTo;
-      return GpuRun.run(engine, mode, s.policy(), s.poison(), s.tokens(), s.lag(), s.seed(), progress);
+      return GpuRun.run(engine, mode, s.policy(), s.poison(), s.tokens(), s.lag(), s.seed(), s.probe(), progress);
     }
   }
 }

@@ -19,6 +19,8 @@ final class GpuEngine implements AutoCloseable {
   final CudaStream stream;
   final GpuKernels kernels;
   final @Nullable Cublas blas;
+  /** Counts (and, when profiling, times) every launch and cuBLAS call of the model. */
+  final OpTimer ops;
   final GpuTransformer model;
   /** Device memory in use before this engine made anything (the driver's context included). */
   final long baselineUsedBytes;
@@ -29,7 +31,8 @@ final class GpuEngine implements AutoCloseable {
   private final CudaModule module;
 
   private GpuEngine(CudaDevice device, long baseline, CudaStream stream, CudaModule module, long compileMillis,
-      GpuKernels kernels, @Nullable Cublas blas, long blasMillis, GpuTransformer model, long weightsMillis) {
+      GpuKernels kernels, @Nullable Cublas blas, long blasMillis, OpTimer ops, GpuTransformer model,
+      long weightsMillis) {
     this.device = device;
     this.baselineUsedBytes = baseline;
     this.stream = stream;
@@ -38,6 +41,7 @@ final class GpuEngine implements AutoCloseable {
     this.kernels = kernels;
     this.blas = blas;
     this.blasMillis = blasMillis;
+    this.ops = ops;
     this.model = model;
     this.weightsMillis = weightsMillis;
     this.kernelsFrom = module.image() + ", " + KernelCompiler.shared().describeNvrtc();
@@ -46,11 +50,21 @@ final class GpuEngine implements AutoCloseable {
   /**
    * Opens GPU 0 and builds the model {@code cfg} in {@code dtype} from {@code seed} there.
    *
-   * @param cublas matrix-vector products through cuBLAS; else through the project's kernel
+   * @param cublas matrix-vector products through cuBLAS; else through the project's kernels
+   * @param fused the fused op graph ({@link GpuTransformer}); else one kernel per op
    * @throws dev.mlxarena.DeviceUnavailableException if there is no GPU, or NVRTC or cuBLAS
    *     cannot be loaded (the message says where they were looked for)
    */
-  static GpuEngine open(ModelConfig cfg, DType dtype, boolean cublas, long seed) {
+  static GpuEngine open(ModelConfig cfg, DType dtype, boolean cublas, boolean fused, long seed) {
+    return open(cfg, dtype, cublas, fused, false, seed);
+  }
+
+  /**
+   * {@link #open(ModelConfig, DType, boolean, boolean, long)}, the decode kernels launched as
+   * programmatic dependent launches when {@code dependent} and the GPU has compute capability 9.0
+   * or more ({@link GpuKernels#dependent()} says whether they are).
+   */
+  static GpuEngine open(ModelConfig cfg, DType dtype, boolean cublas, boolean fused, boolean dependent, long seed) {
     CudaDevice device = CudaDevice.open(0);
     CudaStream stream = null;
     CudaModule module = null;
@@ -61,15 +75,16 @@ final class GpuEngine implements AutoCloseable {
       long t0 = System.nanoTime();
       module = GpuKernels.load(device);
       long compileMillis = (System.nanoTime() - t0) / 1_000_000;
-      GpuKernels kernels = new GpuKernels(module, stream, dtype);
+      OpTimer ops = new OpTimer();
+      GpuKernels kernels = new GpuKernels(module, stream, dtype, ops, dependent && device.computeCapability() >= 90);
       t0 = System.nanoTime();
       blas = cublas ? Cublas.create(stream) : null;
       long blasMillis = (System.nanoTime() - t0) / 1_000_000;
       t0 = System.nanoTime();
-      GpuTransformer model = new GpuTransformer(device, kernels, blas, cfg, seed);
+      GpuTransformer model = new GpuTransformer(device, kernels, blas, ops, cfg, fused, seed);
       stream.synchronize();
       long weightsMillis = (System.nanoTime() - t0) / 1_000_000;
-      return new GpuEngine(device, baseline, stream, module, compileMillis, kernels, blas, blasMillis, model,
+      return new GpuEngine(device, baseline, stream, module, compileMillis, kernels, blas, blasMillis, ops, model,
           weightsMillis);
     } catch (RuntimeException e) {
       closeQuietly(blas, e);

@@ -10,6 +10,7 @@ import dev.mlxarena.cuda.CudaDevice;
 import dev.mlxarena.cuda.CudaFence;
 import dev.mlxarena.cuda.CudaMemoryPool;
 import dev.mlxarena.cuda.CudaStream;
+import dev.mlxarena.cuda.CudaTimeline;
 import dev.mlxarena.cuda.PinnedHostBuffer;
 import dev.mlxarena.reactive.DecodeLoop;
 import dev.mlxarena.reactive.Step;
@@ -56,6 +57,14 @@ import org.jspecify.annotations.Nullable;
  *   <li>peak device memory from {@code cuMemGetInfo}: sampled during the run (every eighth token,
  *       with the token's buffers live), less the memory in use before the engine made anything.
  * </ul>
+ *
+ * <h2>Profiling</h2>
+ * With {@link Probe#profile()} the run also times, per token, every kernel launch and cuBLAS call
+ * ({@link OpTimer}) and marks each token's start and end on the stream with timing events
+ * ({@link CudaTimeline}); {@link GpuProfile} turns that into medians. What profiling adds to a
+ * token is a clock read around each call and two event records. With {@link Probe#held()} the last
+ * tokens are each enqueued behind a {@link StreamHolds hold}, so their marks time the GPU alone;
+ * that slows the run down, so it is an extra run, never the measured one.
  */
 final class GpuRun {
   /** The three allocation modes. */
@@ -71,13 +80,43 @@ final class GpuRun {
     }
   }
 
-  /** What one token cost the host. */
-  record TokenStat(long stepNanos, long allocNanos, int allocations, long requestedBytes) {}
+  /**
+   * What to measure besides the run's own figures.
+   *
+   * @param profile time every launch and cuBLAS call, and mark each token on the stream
+   * @param held how many of the last tokens to run behind a stream hold (with {@code profile})
+   */
+  record Probe(boolean profile, int held) {
+    static final Probe NONE = new Probe(false, 0);
+    static final Probe PROFILE = new Probe(true, 0);
+  }
+
+  /**
+   * What one token cost the host, in nanoseconds: the step as the loop timed it (scope open and
+   * close included); allocating; recycling (closing the token scope, or the driver modes' frees);
+   * the launches and cuBLAS calls with how many there were (timed only when profiling); waiting
+   * for read-back ids; and when the step started, for the intervals between tokens.
+   */
+  record TokenStat(long startNanos, long stepNanos, long allocNanos, long recycleNanos, int allocations,
+      long requestedBytes, long launches, long launchNanos, long blasCalls, long blasNanos, long readbackNanos) {
+
+    /** Allocating and recycling together. */
+    long allocRecycleNanos() {
+      return allocNanos + recycleNanos;
+    }
+  }
+
+  /**
+   * GPU times of a profiled run, in microseconds, from its timing events: from each token's start
+   * to the next's, from each token's start to its end, and the same for the held tokens.
+   */
+  record GpuTimes(double[] intervals, double[] spans, double[] heldSpans, int holdsTimedOut) {}
 
   /** The outcome of a run. */
   record Result(
       Mode mode, List<TokenStat> tokens, int[] ids, long elapsedNanos, long timerNanos, long peakScratchBytes,
-      long peakDeviceBytes, long modelBytes, @Nullable PoolStats pool, long freshAfterFirst, int lag) {
+      long peakDeviceBytes, long modelBytes, @Nullable PoolStats pool, long freshAfterFirst, int lag,
+      @Nullable GpuTimes gpu) {
 
     String checksum() {
       return DemoRun.checksum(ids);
@@ -96,10 +135,15 @@ final class GpuRun {
       return tokens.stream().mapToInt(TokenStat::allocations).average().orElse(0);
     }
 
+    /** Kernel launches and cuBLAS calls per token, on average. */
+    double callsPerToken() {
+      return tokens.stream().mapToLong(t -> t.launches() + t.blasCalls()).average().orElse(0);
+    }
+
     /** Median over the tokens of the host time allocating and recycling, timer cost removed. */
     double allocMicrosPerToken() {
       long[] t = tokens.stream()
-          .mapToLong(s -> Math.max(0, s.allocNanos() - s.allocations() * timerNanos))
+          .mapToLong(s -> Math.max(0, s.allocRecycleNanos() - s.allocations() * timerNanos))
           .sorted().toArray();
       return t.length == 0 ? 0 : t[t.length / 2] / 1e3;
     }
@@ -120,7 +164,8 @@ final class GpuRun {
   private record Pending(CudaFence fence, int pos) {}
 
   /** A step's own measurements, carried to the subscriber with the id that became readable. */
-  private record Gen(int ready, long allocNanos, int allocations, long bytes, long inStepNanos) {}
+  private record Gen(int ready, long startNanos, long allocNanos, long freeNanos, int allocations, long bytes,
+      long inStepNanos, long launches, long launchNanos, long blasCalls, long blasNanos, long readbackNanos) {}
 
   private GpuRun() {}
 
@@ -133,6 +178,12 @@ final class GpuRun {
    */
   static Result run(GpuEngine engine, Mode mode, BucketPolicy policy, boolean poison, int tokens, int lag,
       long seed, IntConsumer progress) {
+    return run(engine, mode, policy, poison, tokens, lag, seed, Probe.NONE, progress);
+  }
+
+  /** {@link #run} with {@code probe}'s measurements besides. */
+  static Result run(GpuEngine engine, Mode mode, BucketPolicy policy, boolean poison, int tokens, int lag,
+      long seed, Probe probe, IntConsumer progress) {
     if (lag < 0) {
       throw new IllegalArgumentException("the readback lag must be at least 0, was " + lag);
     }
@@ -144,6 +195,9 @@ final class GpuRun {
       throw new IllegalArgumentException(tokens + " tokens do not fit the " + cfg.context() + "-position KV cache");
     }
     long timer = timerCost();
+    OpTimer ops = engine.ops;
+    GpuKernels kernels = engine.kernels;
+    int held = probe.profile() ? Math.min(probe.held(), tokens) : 0;
     CudaMemoryPool mempool = mode == Mode.CU_MEM_ALLOC_ASYNC ? CudaMemoryPool.defaultOf(device) : null;
     if (mempool != null) {
       mempool.setReleaseThreshold(CudaMemoryPool.KEEP_ALL);
@@ -155,24 +209,45 @@ final class GpuRun {
     ArrayDeque<Pending> pending = new ArrayDeque<>();
     int start = (int) Math.floorMod(seed, (long) cfg.vocab());
     PoolOptions options = PoolOptions.builder().bucketPolicy(policy).poisonOnRecycle(poison).build();
+    ops.timing(probe.profile());
     try (BufferPool pool = BufferPool.create(device, options);
-        PinnedHostBuffer hostIds = PinnedHostBuffer.allocate(device, 4L * (tokens + 1))) {
+        PinnedHostBuffer hostIds = PinnedHostBuffer.allocate(device, 4L * (tokens + 1));
+        CudaTimeline marks = probe.profile() ? CudaTimeline.create(stream, 2 * tokens) : null;
+        StreamHolds holds = held > 0 ? new StreamHolds(device, held) : null) {
       DecodeLoop.Builder<State, Gen> builder = DecodeLoop.<State, Gen>builder(pool, (scope, st) -> {
         long t0 = System.nanoTime();
+        long launches = ops.launches;
+        long launchNanos = ops.launchNanos;
+        long blasCalls = ops.blasCalls;
+        long blasNanos = ops.blasNanos;
         GpuScratch s = switch (mode) {
           case POOLED -> new GpuScratch.Pooled(scope);
           case CU_MEM_ALLOC -> new GpuScratch.Driver(device, live);
           case CU_MEM_ALLOC_ASYNC -> new GpuScratch.DriverAsync(stream);
         };
         int pos = st.pos();
+        int slot = pos - (tokens - held);
+        if (holds != null && slot >= 0) {
+          holds.arm(kernels, slot);
+        }
+        if (marks != null) {
+          marks.mark(2 * pos);
+        }
         long next = st.ids() + 4L * (pos + 1);
         model.forward(pos, st.ids(), st.kv(), s, stream);
+        if (marks != null) {
+          marks.mark(2 * pos + 1);
+        }
+        if (holds != null && slot >= 0) {
+          holds.release(slot);
+        }
         stream.copyToHost(hostIds, 4L * (pos + 1), next, 4);
         pending.add(new Pending(stream.recordFence(), pos));
         if (pos % 8 == 0) {
           peakUsed[0] = Math.max(peakUsed[0], GpuEngine.usedBytes(device));
         }
         s.endToken();
+        long r0 = System.nanoTime();
         int ready = -1;
         while (pending.size() > lag) {
           Pending p = pending.poll();
@@ -180,8 +255,10 @@ final class GpuRun {
           p.fence().close();
           ready = hostIds.getInt(4L * (p.pos() + 1));
         }
-        long inStep = System.nanoTime() - t0;
-        return Step.of(new State(pos + 1, st.kv(), st.ids()), new Gen(ready, s.nanos, s.count, s.bytes, inStep));
+        long t1 = System.nanoTime();
+        return Step.of(new State(pos + 1, st.kv(), st.ids()), new Gen(ready, t0, s.nanos, s.freeNanos, s.count,
+            s.bytes, t1 - t0, ops.launches - launches, ops.launchNanos - launchNanos, ops.blasCalls - blasCalls,
+            ops.blasNanos - blasNanos, t1 - r0));
       }).initialState(session -> {
         GpuTransformer.KvCache kv = session.own(new GpuTransformer.KvCache(device, cfg, model.dtype));
         Buffer ids = session.own(device.allocBuffer(4L * (tokens + 1), DType.I32, tokens + 1));
@@ -206,13 +283,16 @@ final class GpuRun {
       long fresh = 0;
       for (TokenEvent<Gen> e : events) {
         Gen g = e.token();
-        // Pooled: the token scope is closed by the loop, outside the step: its time is recycling.
-        long recycle = mode == Mode.POOLED ? Math.max(0, e.stepTime().toNanos() - g.inStepNanos()) : 0;
-        stats.add(new TokenStat(e.stepTime().toNanos(), g.allocNanos() + recycle, g.allocations(), g.bytes()));
+        // Pooled: the token scope is opened and closed by the loop, around the step: its time is
+        // recycling. The driver modes free in the step.
+        long recycle = mode == Mode.POOLED ? Math.max(0, e.stepTime().toNanos() - g.inStepNanos()) : g.freeNanos();
+        stats.add(new TokenStat(g.startNanos(), e.stepTime().toNanos(), g.allocNanos(), recycle, g.allocations(),
+            g.bytes(), g.launches(), g.launchNanos(), g.blasCalls(), g.blasNanos(), g.readbackNanos()));
         if (e.index() > 0) {
           fresh += e.poolDelta().freshAllocations();
         }
       }
+      GpuTimes gpu = marks == null ? null : gpuTimes(marks, tokens, held, holds);
       int[] ids = new int[tokens];
       for (int i = 0; i < tokens; i++) {
         ids[i] = hostIds.getInt(4L * (i + 1));
@@ -228,8 +308,24 @@ final class GpuRun {
       }
       long modelBytes = model.weightBytes() + cfg.kvBytes(model.dtype.byteSize());
       return new Result(mode, stats, ids, elapsed, timer, peakScratch, peakUsed[0] - engine.baselineUsedBytes,
-          modelBytes, poolStats, fresh, lag);
+          modelBytes, poolStats, fresh, lag, gpu);
+    } finally {
+      ops.timing(false);
     }
+  }
+
+  /** The GPU times between a finished run's marks (the stream has passed them all). */
+  private static GpuTimes gpuTimes(CudaTimeline marks, int tokens, int held, @Nullable StreamHolds holds) {
+    double[] intervals = new double[Math.max(0, tokens - 1)];
+    double[] spans = new double[tokens];
+    for (int t = 0; t < tokens; t++) {
+      spans[t] = marks.microsBetween(2 * t, 2 * t + 1);
+      if (t + 1 < tokens) {
+        intervals[t] = marks.microsBetween(2 * t, 2 * t + 2);
+      }
+    }
+    double[] heldSpans = Arrays.copyOfRange(spans, tokens - held, tokens);
+    return new GpuTimes(intervals, spans, heldSpans, holds == null ? 0 : holds.timedOut());
   }
 
   /** Waits for the stream and gives every pending fence back. */

@@ -26,7 +26,10 @@ import java.util.List;
  * and subtracted in the report.
  */
 abstract class GpuScratch {
+  /** Host time in the allocation calls. */
   long nanos;
+  /** Host time giving the token's buffers back, where this kind does it itself ({@link #endToken}). */
+  long freeNanos;
   int count;
   long bytes;
 
@@ -94,7 +97,7 @@ abstract class GpuScratch {
         live[0] -= b.capacity();
       }
       made.clear();
-      nanos += System.nanoTime() - t0;
+      freeNanos += System.nanoTime() - t0;
     }
   }
 
@@ -125,7 +128,7 @@ abstract class GpuScratch {
         stream.freeAsync(made[i]);
       }
       n = 0;
-      nanos += System.nanoTime() - t0;
+      freeNanos += System.nanoTime() - t0;
     }
   }
 }

@@ -16,36 +16,68 @@ import org.jspecify.annotations.Nullable;
  * activations; every kernel and product accumulates in fp32).
  *
  * <p>Weights live in owned buffers made on the GPU by the {@code init_uniform} kernel from {@link
- * Weights}, so an F32 model has exactly the host model's weights. A step ({@link #forward}) reads
- * its input token id from device memory and writes the next one there, allocating every op's
- * output as a fresh buffer from its {@link GpuScratch}, the way an eager engine does: the host
- * never needs a token before enqueuing the step that consumes it.
+ * Weights}, so an F32 model has exactly the host model's weights. Each layer's query, key and
+ * value projections are one buffer (their rows one after the other), and so are its gate and up
+ * projections, so that either can be one product. A step ({@link #forward}) reads its input token
+ * id from device memory and writes the next one there, allocating every op's output as a fresh
+ * buffer from its {@link GpuScratch}, the way an eager engine does: the host never needs a token
+ * before enqueuing the step that consumes it.
+ *
+ * <h2>Two op graphs</h2>
+ * <ul>
+ *   <li><b>One kernel per op</b> (16 a layer), as a framework runs a Llama layer op by op: the
+ *       Q, K and V products, RoPE, scores, softmax, weighted values, the O product, the residual
+ *       add, the norm, the gate and up products, SwiGLU, the down product and the second add, each
+ *       with its own output.
+ *   <li><b>Fused</b> (8 a layer), where an eager engine fuses: one QKV product into one output,
+ *       the gate and up products with SwiGLU in one kernel, attention (scores, softmax, values) in
+ *       one kernel, and each residual add in the epilogue of the product before it ({@code y = x +
+ *       W a}). With cuBLAS, which has no such epilogues, the gate/up product and the residual adds
+ *       stay separate kernels (11 a layer).
+ * </ul>
+ * Both compute the same function; they round differently only where BF16 outputs are no longer
+ * stored between fused steps.
  *
  * <p>Matrix-vector products go through cuBLAS ({@link Cublas#matvec}) or, with no cuBLAS handle,
- * through the project's own {@code matvec} kernel.
+ * through the project's own {@code matvec} kernels.
  */
 final class GpuTransformer implements AutoCloseable {
   final ModelConfig cfg;
   final DType dtype;
+  final boolean fused;
   private final GpuKernels k;
   private final @Nullable Cublas blas;
+  private final OpTimer ops;
   private final List<Buffer> owned = new ArrayList<>();
   private final Weights.Layout<Long> w;
   private final long ropeCos;
   private final long ropeSin;
   private final float scale;
+  /** The buffer of the layer's QKV (or gate and up) rows being made: its first tensor allocates it. */
+  private long group;
   private @Nullable Consumer<float[]> logitsTap;
 
   /**
    * Makes the weights of {@code cfg} from {@code seed} on the GPU, enqueued on the kernels' stream
    * (the caller synchronizes before timing anything).
+   *
+   * @param fused the fused op graph (see the class comment), else one kernel per op
+   * @param ops counts (and times) cuBLAS calls; the same timer the kernels report to
    */
-  GpuTransformer(CudaDevice device, GpuKernels kernels, @Nullable Cublas blas, ModelConfig cfg, long seed) {
+  GpuTransformer(CudaDevice device, GpuKernels kernels, @Nullable Cublas blas, OpTimer ops, ModelConfig cfg,
+      boolean fused, long seed) {
     this.cfg = cfg;
     this.dtype = kernels.dtype;
+    this.fused = fused;
     this.k = kernels;
     this.blas = blas;
+    this.ops = ops;
     this.scale = (float) (1.0 / Math.sqrt(cfg.headDim()));
+    int most = GpuKernels.attentionPositions(cfg.headDim(), dtype);
+    if (fused && cfg.context() > most) {
+      throw new IllegalArgumentException("the fused attention kernel keeps every position's score in shared memory:"
+          + " at most " + most + " positions, not " + cfg.context() + "; use the unfused ops");
+    }
     this.w = Weights.layout(cfg, t -> random(device, seed, t), () -> ones(device, cfg.hidden()));
     Rope rope = Rope.of(cfg.headDim(), cfg.context());
     ropeCos = own(device.allocBuffer(4L * rope.cos.length, DType.F32, rope.cos.length).copyFrom(rope.cos));
@@ -57,8 +89,31 @@ final class GpuTransformer implements AutoCloseable {
     return b.nativeHandle();
   }
 
+  /**
+   * Tensor {@code t} on the device. {@link Weights#layout} asks for a layer's tensors in their
+   * fixed order, so {@code wq} allocates the buffer that {@code wk} and {@code wv} follow it into,
+   * and {@code wGate} the one {@code wUp} follows it into.
+   */
   private long random(CudaDevice device, long seed, Weights.Tensor t) {
-    long p = own(device.allocBuffer(t.count() * dtype.byteSize(), dtype, t.count()));
+    long es = dtype.byteSize();
+    long h = cfg.hidden();
+    long p;
+    if (t.name().startsWith("wq")) {
+      long rows = h + 2L * cfg.kvDim();
+      group = own(device.allocBuffer(rows * h * es, dtype, rows, h));
+      p = group;
+    } else if (t.name().startsWith("wk")) {
+      p = group + h * h * es;
+    } else if (t.name().startsWith("wv")) {
+      p = group + (h + cfg.kvDim()) * h * es;
+    } else if (t.name().startsWith("wGate")) {
+      group = own(device.allocBuffer(2L * cfg.ffn() * h * es, dtype, 2L * cfg.ffn(), h));
+      p = group;
+    } else if (t.name().startsWith("wUp")) {
+      p = group + cfg.ffn() * h * es;
+    } else {
+      p = own(device.allocBuffer(t.count() * es, dtype, t.count()));
+    }
     k.initUniform(p, t.count(), Weights.tensorSeed(seed, t.index()), t.scale());
     return p;
   }
@@ -114,48 +169,10 @@ final class GpuTransformer implements AutoCloseable {
       throw new IllegalStateException("position " + pos + " is past the " + cfg.context() + "-token context");
     }
     int h = cfg.hidden();
-    int kvd = cfg.kvDim();
-    int ffn = cfg.ffn();
-    int heads = cfg.heads();
-    int n = pos + 1;
     long x = s.alloc(h, dtype);
     k.embed(w.embed(), tokenIds + 4L * pos, x, h, cfg.vocab());
     for (int l = 0; l < cfg.layers(); l++) {
-      Weights.Layer<Long> y = w.layers().get(l);
-      long xn = s.alloc(h, dtype);
-      k.rmsNorm(x, y.attnNorm(), xn, h, TinyTransformer.EPS);
-      long q = s.alloc(h, dtype);
-      long kk = s.alloc(kvd, dtype);
-      long v = s.alloc(kvd, dtype);
-      matvec(y.wq(), xn, q, h, h);
-      matvec(y.wk(), xn, kk, kvd, h);
-      matvec(y.wv(), xn, v, kvd, h);
-      long qr = s.alloc(h, dtype);
-      k.ropeStoreKv(q, kk, v, ropeCos, ropeSin, qr, kv.keys[l], kv.values[l], pos, heads, cfg.kvHeads(),
-          cfg.headDim());
-      long scores = s.alloc((long) heads * cfg.context(), DType.F32);
-      k.attentionScores(qr, kv.keys[l], scores, n, heads, cfg.kvHeads(), cfg.headDim(), cfg.context(), scale);
-      long probs = s.alloc((long) heads * cfg.context(), DType.F32);
-      k.softmax(scores, probs, n, cfg.context(), heads);
-      long attn = s.alloc(h, dtype);
-      k.attentionValues(probs, kv.values[l], attn, n, heads, cfg.kvHeads(), cfg.headDim(), cfg.context());
-      long o = s.alloc(h, dtype);
-      matvec(y.wo(), attn, o, h, h);
-      long x2 = s.alloc(h, dtype);
-      k.add(x, o, x2, h);
-      long xn2 = s.alloc(h, dtype);
-      k.rmsNorm(x2, y.ffnNorm(), xn2, h, TinyTransformer.EPS);
-      long gate = s.alloc(ffn, dtype);
-      long up = s.alloc(ffn, dtype);
-      matvec(y.wGate(), xn2, gate, ffn, h);
-      matvec(y.wUp(), xn2, up, ffn, h);
-      long act = s.alloc(ffn, dtype);
-      k.swiglu(gate, up, act, ffn);
-      long down = s.alloc(h, dtype);
-      matvec(y.wDown(), act, down, h, ffn);
-      long x3 = s.alloc(h, dtype);
-      k.add(x2, down, x3, h);
-      x = x3;
+      x = fused ? fusedLayer(l, pos, x, kv, s) : layer(l, pos, x, kv, s);
     }
     long xn = s.alloc(h, dtype);
     k.rmsNorm(x, w.finalNorm(), xn, h, TinyTransformer.EPS);
@@ -168,9 +185,100 @@ final class GpuTransformer implements AutoCloseable {
     }
   }
 
+  /** One layer, one kernel per op; returns the layer's output. */
+  private long layer(int l, int pos, long x, KvCache kv, GpuScratch s) {
+    Weights.Layer<Long> y = w.layers().get(l);
+    int h = cfg.hidden();
+    int kvd = cfg.kvDim();
+    int ffn = cfg.ffn();
+    int heads = cfg.heads();
+    int n = pos + 1;
+    long xn = s.alloc(h, dtype);
+    k.rmsNorm(x, y.attnNorm(), xn, h, TinyTransformer.EPS);
+    long q = s.alloc(h, dtype);
+    long kk = s.alloc(kvd, dtype);
+    long v = s.alloc(kvd, dtype);
+    matvec(y.wq(), xn, q, h, h);
+    matvec(y.wk(), xn, kk, kvd, h);
+    matvec(y.wv(), xn, v, kvd, h);
+    long qr = s.alloc(h, dtype);
+    k.ropeStoreKv(q, kk, v, ropeCos, ropeSin, qr, kv.keys[l], kv.values[l], pos, heads, cfg.kvHeads(),
+        cfg.headDim());
+    long scores = s.alloc((long) heads * cfg.context(), DType.F32);
+    k.attentionScores(qr, kv.keys[l], scores, n, heads, cfg.kvHeads(), cfg.headDim(), cfg.context(), scale);
+    long probs = s.alloc((long) heads * cfg.context(), DType.F32);
+    k.softmax(scores, probs, n, cfg.context(), heads);
+    long attn = s.alloc(h, dtype);
+    k.attentionValues(probs, kv.values[l], attn, n, heads, cfg.kvHeads(), cfg.headDim(), cfg.context());
+    long o = s.alloc(h, dtype);
+    matvec(y.wo(), attn, o, h, h);
+    long x2 = s.alloc(h, dtype);
+    k.add(x, o, x2, h);
+    long xn2 = s.alloc(h, dtype);
+    k.rmsNorm(x2, y.ffnNorm(), xn2, h, TinyTransformer.EPS);
+    long gate = s.alloc(ffn, dtype);
+    long up = s.alloc(ffn, dtype);
+    matvec(y.wGate(), xn2, gate, ffn, h);
+    matvec(y.wUp(), xn2, up, ffn, h);
+    long act = s.alloc(ffn, dtype);
+    k.swiglu(gate, up, act, ffn);
+    long down = s.alloc(h, dtype);
+    matvec(y.wDown(), act, down, h, ffn);
+    long x3 = s.alloc(h, dtype);
+    k.add(x2, down, x3, h);
+    return x3;
+  }
+
+  /** One layer with the fused ops; returns the layer's output. */
+  private long fusedLayer(int l, int pos, long x, KvCache kv, GpuScratch s) {
+    Weights.Layer<Long> y = w.layers().get(l);
+    int h = cfg.hidden();
+    int kvd = cfg.kvDim();
+    int ffn = cfg.ffn();
+    int heads = cfg.heads();
+    long es = dtype.byteSize();
+    long xn = s.alloc(h, dtype);
+    k.rmsNorm(x, y.attnNorm(), xn, h, TinyTransformer.EPS);
+    long qkv = s.alloc(h + 2L * kvd, dtype);
+    matvec(y.wq(), xn, qkv, h + 2 * kvd, h);
+    long qr = s.alloc(h, dtype);
+    k.ropeStoreKv(qkv, qkv + h * es, qkv + (h + kvd) * es, ropeCos, ropeSin, qr, kv.keys[l], kv.values[l], pos,
+        heads, cfg.kvHeads(), cfg.headDim());
+    long attn = s.alloc(h, dtype);
+    k.attention(qr, kv.keys[l], kv.values[l], attn, pos + 1, heads, cfg.kvHeads(), cfg.headDim(), scale);
+    long x2 = residualProduct(y.wo(), attn, x, h, h, s);
+    long xn2 = s.alloc(h, dtype);
+    k.rmsNorm(x2, y.ffnNorm(), xn2, h, TinyTransformer.EPS);
+    long act = s.alloc(ffn, dtype);
+    if (blas == null) {
+      k.matvecSwiglu(y.wGate(), xn2, act, ffn, h);
+    } else {
+      long gateUp = s.alloc(2L * ffn, dtype);
+      matvec(y.wGate(), xn2, gateUp, 2 * ffn, h);
+      k.swiglu(gateUp, gateUp + ffn * es, act, ffn);
+    }
+    return residualProduct(y.wDown(), act, x2, h, ffn, s);
+  }
+
+  /** A fresh buffer holding {@code residual + W a}. */
+  private long residualProduct(long weight, long a, long residual, int rows, int cols, GpuScratch s) {
+    long out = s.alloc(rows, dtype);
+    if (blas == null) {
+      k.matvec(weight, a, residual, out, rows, cols);
+    } else {
+      long product = s.alloc(rows, dtype);
+      matvec(weight, a, product, rows, cols);
+      k.add(residual, product, out, rows);
+    }
+    return out;
+  }
+
   private void matvec(long w, long x, long y, int rows, int cols) {
-    if (blas != null) {
-      blas.matvec(dtype, w, x, y, rows, cols);
+    Cublas b = blas;
+    if (b != null) {
+      long t0 = ops.start();
+      b.matvec(dtype, w, x, y, rows, cols);
+      ops.blasCalled(t0);
     } else {
       k.matvec(w, x, y, rows, cols);
     }

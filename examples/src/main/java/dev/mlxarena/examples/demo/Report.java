@@ -34,7 +34,7 @@ final class Report {
     static Series of(GpuRun.Result r) {
       return new Series(r.mode().label,
           r.tokens().stream().mapToDouble(t -> t.stepNanos() / 1e6).toArray(),
-          r.tokens().stream().mapToDouble(t -> Math.max(0, t.allocNanos() - t.allocations() * r.timerNanos()) / 1e3)
+          r.tokens().stream().mapToDouble(t -> Math.max(0, t.allocRecycleNanos() - t.allocations() * r.timerNanos()) / 1e3)
               .toArray(),
           null, null);
     }

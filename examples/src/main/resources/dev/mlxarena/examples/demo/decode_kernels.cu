@@ -7,6 +7,8 @@
 // half of a float; round to nearest even on the way back, NaN kept quiet).
 //
 // Rules every kernel keeps:
+// - it starts with after_previous_kernel(), so that it may be launched as a programmatic dependent
+//   launch (it waits there for the kernel before it on the stream);
 // - it writes the whole of its output before anything reads it, so no kernel depends on a buffer
 //   being zeroed: recycled (or poisoned) pool memory is fine;
 // - reductions run in a fixed order and there are no atomics, so results are the same bits run to
@@ -21,6 +23,17 @@ struct alignas(16) f32x4 {
 };
 struct alignas(16) u32x4 {
   unsigned int x, y, z, w;
+};
+
+// The 16-byte vector of each storage type, and how many elements it holds.
+template <typename T> struct Vec16;
+template <> struct Vec16<float> {
+  typedef f32x4 type;
+  static const int n = 4;
+};
+template <> struct Vec16<bf16> {
+  typedef u32x4 type;
+  static const int n = 8;
 };
 
 // ---------------------------------------------------------------------------------------- helpers
@@ -42,6 +55,56 @@ __device__ __forceinline__ void st(float* p, long long i, float v) { p[i] = v; }
 __device__ __forceinline__ void st(bf16* p, long long i, float v) { p[i] = f2bf(v); }
 
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
+
+// With a programmatic dependent launch (sm_90 and up) the kernel may start while the kernel before
+// it on the stream is still running: wait here until that grid has finished and its memory is
+// visible, before touching any, then let the next kernel start launching. Without that launch
+// attribute both instructions return at once.
+__device__ __forceinline__ void after_previous_kernel() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
+
+__device__ __forceinline__ float dot2(unsigned int a, unsigned int b) {
+  return __uint_as_float(a << 16) * __uint_as_float(b << 16)
+       + __uint_as_float(a & 0xffff0000u) * __uint_as_float(b & 0xffff0000u);
+}
+
+__device__ __forceinline__ float dot16(f32x4 a, f32x4 b) { return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w; }
+__device__ __forceinline__ float dot16(u32x4 a, u32x4 b) {
+  return dot2(a.x, b.x) + dot2(a.y, b.y) + dot2(a.z, b.z) + dot2(a.w, b.w);
+}
+
+__device__ __forceinline__ bool aligned16(const void* a, const void* b) {
+  return ((((unsigned long long) a) | ((unsigned long long) b)) & 15u) == 0;
+}
+
+// The elements of a 16-byte vector as floats, in memory order (a bf16 pair's lower address is the
+// word's low half).
+__device__ __forceinline__ void unpack(f32x4 v, float (&f)[4]) {
+  f[0] = v.x;
+  f[1] = v.y;
+  f[2] = v.z;
+  f[3] = v.w;
+}
+__device__ __forceinline__ void unpack(u32x4 v, float (&f)[8]) {
+  unsigned int w[4] = {v.x, v.y, v.z, v.w};
+  for (int i = 0; i < 4; i++) {
+    f[2 * i] = __uint_as_float(w[i] << 16);
+    f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+  }
+}
+
+// The vector of the floats f, stored as the type holds them (bf16 rounded as st rounds).
+__device__ __forceinline__ f32x4 pack(const float (&f)[4]) { return f32x4{f[0], f[1], f[2], f[3]}; }
+__device__ __forceinline__ unsigned int pack2(float lo, float hi) {
+  return (unsigned int) f2bf(lo) | ((unsigned int) f2bf(hi) << 16);
+}
+__device__ __forceinline__ u32x4 pack(const float (&f)[8]) {
+  return u32x4{pack2(f[0], f[1]), pack2(f[2], f[3]), pack2(f[4], f[5]), pack2(f[6], f[7])};
+}
 
 struct Sum {
   __device__ float operator()(float a, float b) const { return a + b; }
@@ -86,6 +149,7 @@ __device__ __forceinline__ float block_max(float v, float* red) { return block_r
 // never produces one).
 template <typename T>
 __device__ void embed(const T* table, const int* token, T* out, int hidden, int vocab) {
+  after_previous_kernel();
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= hidden) {
     return;
@@ -95,19 +159,47 @@ __device__ void embed(const T* table, const int* token, T* out, int hidden, int 
   out[i] = table[(long long) t * hidden + i];
 }
 
-// out = x / sqrt(mean(x^2) + eps) * w, one block.
+// out = x / sqrt(mean(x^2) + eps) * w, one block; 16-byte loads and stores when n is a whole
+// number of vectors and the memory aligned (a 2048-wide bf16 row is one vector per thread of 256).
 template <typename T>
 __device__ void rms_norm(const T* x, const T* w, T* out, int n, float eps) {
+  after_previous_kernel();
   __shared__ float red[32];
+  typedef typename Vec16<T>::type V;
+  const int k = Vec16<T>::n;
+  bool vec = n % k == 0 && aligned16(x, w) && aligned16(out, out);
   float ss = 0.0f;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    float v = ld(x, i);
-    ss += v * v;
+  if (vec) {
+    for (int i = threadIdx.x; i < n / k; i += blockDim.x) {
+      float f[k];
+      unpack(((const V*) x)[i], f);
+      for (int e = 0; e < k; e++) {
+        ss += f[e] * f[e];
+      }
+    }
+  } else {
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+      float v = ld(x, i);
+      ss += v * v;
+    }
   }
   ss = block_sum(ss, red);
   float inv = 1.0f / sqrtf(ss / (float) n + eps);
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    st(out, i, ld(x, i) * inv * ld(w, i));
+  if (vec) {
+    for (int i = threadIdx.x; i < n / k; i += blockDim.x) {
+      float f[k];
+      float g[k];
+      unpack(((const V*) x)[i], f);
+      unpack(((const V*) w)[i], g);
+      for (int e = 0; e < k; e++) {
+        f[e] = f[e] * inv * g[e];
+      }
+      ((V*) out)[i] = pack(f);
+    }
+  } else {
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+      st(out, i, ld(x, i) * inv * ld(w, i));
+    }
   }
 }
 
@@ -129,6 +221,7 @@ template <typename T>
 __device__ void rope_store_kv(const T* q, const T* k, const T* v, const float* cos_t,
                               const float* sin_t, T* q_out, T* k_cache, T* v_cache, int pos,
                               int heads, int kv_heads, int head_dim) {
+  after_previous_kernel();
   int half = head_dim >> 1;
   int q_pairs = heads * half;
   int k_pairs = kv_heads * half;
@@ -159,6 +252,7 @@ __device__ void rope_store_kv(const T* q, const T* k, const T* v, const float* c
 template <typename T>
 __device__ void attn_scores(const T* q, const T* k_cache, float* scores, int n, int heads,
                             int kv_heads, int head_dim, int stride, float scale) {
+  after_previous_kernel();
   int h = blockIdx.y;
   int lane = threadIdx.x & 31;
   int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -178,36 +272,185 @@ __device__ void attn_scores(const T* q, const T* k_cache, float* scores, int n, 
   }
 }
 
-// out[h * head_dim + i] = sum over t < n of probs[h * stride + t] * v_t[kv head of h][i].
-// Block (head_dim, groups): group g sums positions g, g + groups, ...; the groups' partial sums
-// meet in shared memory (groups * head_dim floats). Grid: heads.
+// Threads that read one position's head_dim elements as 16-byte vectors, one vector each, when
+// such a group divides a warp and the memory is aligned; else 0 (element by element).
+template <typename T>
+__device__ __forceinline__ int vector_group(int head_dim, const void* a, const void* b) {
+  const int n = Vec16<T>::n;
+  int l = head_dim / n;
+  return head_dim % n == 0 && l <= 32 && 32 % l == 0 && aligned16(a, b) ? l : 0;
+}
+
+// s[t] = scale * (q . k_t) for t < n over kv head kvh, by the whole block into s (shared memory).
+// Groups of threads take one position each, four positions per group at a time, so every thread
+// has four 16-byte loads in flight; without vectors, a warp per position.
+template <typename T>
+__device__ void scores_block(const T* q, const T* k_cache, float* s, int n, int kv_heads, int kvh, int head_dim,
+                             float scale) {
+  const T* k0 = k_cache + (long long) kvh * head_dim;
+  long long row = (long long) kv_heads * head_dim;
+  int l = vector_group<T>(head_dim, q, k0) ;
+  if (l > 0 && row % Vec16<T>::n == 0) {
+    typedef typename Vec16<T>::type V;
+    int g = threadIdx.x / l;
+    int j = threadIdx.x % l;
+    int groups = blockDim.x / l;
+    V qv = ((const V*) q)[j];
+    for (int t0 = 0; t0 < n; t0 += 4 * groups) {
+      float d[4];
+      for (int u = 0; u < 4; u++) {
+        int t = t0 + u * groups + g;
+        d[u] = t < n ? dot16(((const V*) (k0 + t * row))[j], qv) : 0.0f;
+      }
+      for (int u = 0; u < 4; u++) {
+        for (int o = l >> 1; o > 0; o >>= 1) {
+          d[u] += __shfl_xor_sync(0xffffffffu, d[u], o);
+        }
+        int t = t0 + u * groups + g;
+        if (j == 0 && t < n) {
+          s[t] = d[u] * scale;
+        }
+      }
+    }
+  } else {
+    int lane = threadIdx.x & 31;
+    for (int t = threadIdx.x >> 5; t < n; t += blockDim.x >> 5) {
+      const T* kt = k0 + t * row;
+      float dot = 0.0f;
+      for (int i = lane; i < head_dim; i += 32) {
+        dot += ld(q, i) * ld(kt, i);
+      }
+      dot = warp_sum(dot);
+      if (lane == 0) {
+        s[t] = dot * scale;
+      }
+    }
+  }
+}
+
+// out = exp(in - max) / sum over the first n entries, by one block (`in` may be `out`).
+__device__ void softmax_row(const float* in, float* out, int n, float* red) {
+  float m = neg_inf();
+  for (int t = threadIdx.x; t < n; t += blockDim.x) {
+    m = fmaxf(m, in[t]);
+  }
+  m = block_max(m, red);
+  float sum = 0.0f;
+  for (int t = threadIdx.x; t < n; t += blockDim.x) {
+    float e = expf(in[t] - m);
+    out[t] = e;
+    sum += e;
+  }
+  sum = block_sum(sum, red);
+  for (int t = threadIdx.x; t < n; t += blockDim.x) {
+    out[t] = out[t] / sum;
+  }
+}
+
+// out[i] = sum over t < n of p[t] * v_t[i] over kv head kvh, by the whole block. Groups of
+// threads take one position each (a 16-byte vector of it per thread; without vectors, one element
+// per thread), positions g, g + groups, ... for group g, four at a time; the groups' sums meet in
+// `part` (shared) and are added in group order.
+template <typename T>
+__device__ void values_block(const float* p, const T* v_cache, T* out, float* part, int n, int kv_heads, int kvh,
+                             int head_dim) {
+  const int n16 = Vec16<T>::n;
+  const T* v0 = v_cache + (long long) kvh * head_dim;
+  long long row = (long long) kv_heads * head_dim;
+  int l = head_dim / n16;
+  bool vec = head_dim % n16 == 0 && l <= (int) blockDim.x && row % n16 == 0 && aligned16(v0, v0);
+  int width = vec ? l : min(head_dim, (int) blockDim.x);
+  int groups = blockDim.x / width;
+  int g = threadIdx.x / width;
+  int j = threadIdx.x % width;
+  if (g < groups) {
+    if (vec) {
+      typedef typename Vec16<T>::type V;
+      float acc[n16];
+      for (int e = 0; e < n16; e++) {
+        acc[e] = 0.0f;
+      }
+      int t = g;
+      for (; t + 3 * groups < n; t += 4 * groups) {
+        V v[4];
+        float pt[4];
+        for (int u = 0; u < 4; u++) {
+          v[u] = ((const V*) (v0 + (t + u * groups) * row))[j];
+          pt[u] = p[t + u * groups];
+        }
+        for (int u = 0; u < 4; u++) {
+          float f[n16];
+          unpack(v[u], f);
+          for (int e = 0; e < n16; e++) {
+            acc[e] += pt[u] * f[e];
+          }
+        }
+      }
+      for (; t < n; t += groups) {
+        float f[n16];
+        unpack(((const V*) (v0 + t * row))[j], f);
+        for (int e = 0; e < n16; e++) {
+          acc[e] += p[t] * f[e];
+        }
+      }
+      for (int e = 0; e < n16; e++) {
+        part[g * head_dim + j * n16 + e] = acc[e];
+      }
+    } else {
+      for (int i = j; i < head_dim; i += width) {
+        float acc = 0.0f;
+        for (int t = g; t < n; t += groups) {
+          acc += p[t] * ld(v0, t * row + i);
+        }
+        part[g * head_dim + i] = acc;
+      }
+    }
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
+    float sum = 0.0f;
+    for (int k = 0; k < groups; k++) {
+      sum += part[k * head_dim + i];
+    }
+    st(out, i, sum);
+  }
+}
+
+// out[h * head_dim + i] = sum over t < n of probs[h * stride + t] * v_t[kv head of h][i]: one
+// block per head (grid: heads), dynamic shared memory as values_block needs.
 template <typename T>
 __device__ void attn_values(const float* probs, const T* v_cache, T* out, int n, int heads,
                             int kv_heads, int head_dim, int stride) {
+  after_previous_kernel();
   extern __shared__ float part[];
   int h = blockIdx.x;
-  int i = threadIdx.x;
-  int g = threadIdx.y;
-  int groups = blockDim.y;
+  values_block(probs + (long long) h * stride, v_cache, out + (long long) h * head_dim, part, n, kv_heads,
+               h / (heads / kv_heads), head_dim);
+}
+
+// Attention of query head h (the block) over the first n positions of the KV cache in one kernel:
+// scores, softmax and the weighted sum of the values, as attn_scores, softmax_rows and
+// attn_values compute them, with the scores kept in shared memory. Grid: heads. Dynamic shared
+// memory: n floats rounded up to a multiple of 4, then what values_block needs.
+template <typename T>
+__device__ void attention(const T* q, const T* k_cache, const T* v_cache, T* out, int n, int heads, int kv_heads,
+                          int head_dim, float scale) {
+  after_previous_kernel();
+  extern __shared__ float shared[];
+  __shared__ float red[32];
+  int h = blockIdx.x;
   int kvh = h / (heads / kv_heads);
-  const float* p = probs + (long long) h * stride;
-  float acc = 0.0f;
-  for (int t = g; t < n; t += groups) {
-    acc += p[t] * ld(v_cache, ((long long) t * kv_heads + kvh) * head_dim + i);
-  }
-  part[g * head_dim + i] = acc;
+  float* s = shared;
+  scores_block(q + (long long) h * head_dim, k_cache, s, n, kv_heads, kvh, head_dim, scale);
   __syncthreads();
-  if (g == 0) {
-    float sum = 0.0f;
-    for (int j = 0; j < groups; j++) {
-      sum += part[j * head_dim + i];
-    }
-    st(out, (long long) h * head_dim + i, sum);
-  }
+  softmax_row(s, s, n, red);
+  __syncthreads();
+  values_block(s, v_cache, out + (long long) h * head_dim, shared + ((n + 3) & ~3), n, kv_heads, kvh, head_dim);
 }
 
 template <typename T>
 __device__ void add(const T* a, const T* b, T* out, int n) {
+  after_previous_kernel();
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) {
     st(out, i, ld(a, i) + ld(b, i));
@@ -217,6 +460,7 @@ __device__ void add(const T* a, const T* b, T* out, int n) {
 // out = silu(gate) * up, silu(a) = a / (1 + e^-a).
 template <typename T>
 __device__ void swiglu(const T* gate, const T* up, T* out, int n) {
+  after_previous_kernel();
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) {
     float a = ld(gate, i);
@@ -240,6 +484,7 @@ __device__ __forceinline__ void warp_argmax(float& best, int& idx) {
 // 0 when nothing beats minus infinity. One block.
 template <typename T>
 __device__ void argmax(const T* x, int n, int* out) {
+  after_previous_kernel();
   __shared__ float best_v[32];
   __shared__ int best_i[32];
   int lane = threadIdx.x & 31;
@@ -270,61 +515,143 @@ __device__ void argmax(const T* x, int n, int* out) {
   }
 }
 
-// One lane's share of the dot product of a weight row and x: 16-byte loads when the row allows
-// them (every row starts 16-byte aligned when cols is a multiple of the vector width and w is),
-// else one element at a time.
-__device__ __forceinline__ float row_dot(const float* w, const float* x, int cols, int lane) {
-  float acc = 0.0f;
-  if ((cols & 3) == 0) {
-    const f32x4* w4 = (const f32x4*) w;
-    const f32x4* x4 = (const f32x4*) x;
-    for (int c = lane; c < (cols >> 2); c += 32) {
-      f32x4 a = w4[c];
-      f32x4 b = x4[c];
-      acc += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+// One lane's share of the dot products of NR weight rows (at w, w + stride, ...) with x over the
+// columns [c0, c1). With `vec` (the range starts and ends on a 16-byte vector of elements and the
+// rows and x are 16-byte aligned) the lane loads 16-byte vectors, four per row at a time before it
+// uses any, so that a warp keeps 4 * NR * 512 bytes of weights in flight; else element by element.
+// A lane sums its terms in column order.
+template <int NR, typename T>
+__device__ __forceinline__ void dot_rows(const T* __restrict__ w, long long stride, const T* __restrict__ x,
+                                         int c0, int c1, int lane, bool vec, float (&acc)[NR]) {
+  for (int j = 0; j < NR; j++) {
+    acc[j] = 0.0f;
+  }
+  if (vec) {
+    typedef typename Vec16<T>::type V;
+    const V* xv = (const V*) (x + c0);
+    const V* wv[NR];
+    for (int j = 0; j < NR; j++) {
+      wv[j] = (const V*) (w + j * stride + c0);
+    }
+    int m = (c1 - c0) / Vec16<T>::n;
+    int i = lane;
+    for (; i + 96 < m; i += 128) {
+      V a[NR][4];
+      V b[4];
+      for (int q = 0; q < 4; q++) {
+        b[q] = xv[i + 32 * q];
+        for (int j = 0; j < NR; j++) {
+          a[j][q] = wv[j][i + 32 * q];
+        }
+      }
+      for (int j = 0; j < NR; j++) {
+        for (int q = 0; q < 4; q++) {
+          acc[j] += dot16(a[j][q], b[q]);
+        }
+      }
+    }
+    for (; i < m; i += 32) {
+      V b = xv[i];
+      for (int j = 0; j < NR; j++) {
+        acc[j] += dot16(wv[j][i], b);
+      }
     }
   } else {
-    for (int c = lane; c < cols; c += 32) {
-      acc += w[c] * x[c];
+    for (int c = c0 + lane; c < c1; c += 32) {
+      float xc = ld(x, c);
+      for (int j = 0; j < NR; j++) {
+        acc[j] += ld(w, j * stride + c) * xc;
+      }
     }
   }
-  return acc;
 }
 
-__device__ __forceinline__ float dot2(unsigned int a, unsigned int b) {
-  return __uint_as_float(a << 16) * __uint_as_float(b << 16)
-       + __uint_as_float(a & 0xffff0000u) * __uint_as_float(b & 0xffff0000u);
-}
+// The layout every matrix-vector kernel shares: a block of whole warps computes
+// (warps / splits) output rows; each row's columns are cut into `splits` contiguous chunks (whole
+// vectors where vectors are used), one warp each. More splits give small matrices more warps, so
+// that they fill the GPU.
+struct RowSplit {
+  int row;    // the output row this warp works on (may be past the last row: the warp idles)
+  int k;      // which chunk of the columns
+  int c0, c1; // the chunk
+  bool vec;   // 16-byte loads
+};
 
-__device__ __forceinline__ float row_dot(const bf16* w, const bf16* x, int cols, int lane) {
-  float acc = 0.0f;
-  if ((cols & 7) == 0) {
-    const u32x4* w8 = (const u32x4*) w;
-    const u32x4* x8 = (const u32x4*) x;
-    for (int c = lane; c < (cols >> 3); c += 32) {
-      u32x4 a = w8[c];
-      u32x4 b = x8[c];
-      acc += dot2(a.x, b.x) + dot2(a.y, b.y) + dot2(a.z, b.z) + dot2(a.w, b.w);
-    }
-  } else {
-    for (int c = lane; c < cols; c += 32) {
-      acc += ld(w, c) * ld(x, c);
-    }
-  }
-  return acc;
-}
-
-// y[r] = sum over c of w[r * cols + c] * x[c] (w row-major [rows][cols]); one warp per row.
 template <typename T>
-__device__ void matvec(const T* w, const T* x, T* y, int rows, int cols) {
-  int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+__device__ __forceinline__ RowSplit row_split(const T* w, const T* x, int cols, int splits) {
+  RowSplit r;
+  int warp = threadIdx.x >> 5;
+  r.row = blockIdx.x * ((blockDim.x >> 5) / splits) + warp / splits;
+  r.k = warp % splits;
+  const int n = Vec16<T>::n;
+  r.vec = cols % n == 0 && aligned16(w, x);
+  int chunk = r.vec ? (cols / n + splits - 1) / splits * n : (cols + splits - 1) / splits;
+  r.c0 = min(cols, r.k * chunk);
+  r.c1 = min(cols, r.c0 + chunk);
+  return r;
+}
+
+// Sums the warps' partial results of each row in chunk order through `part` (shared, one float
+// per warp and value). Every thread of the block calls it; afterwards the first warp of each row
+// holds the row's sums in every lane, and the function returns whether this warp is that one.
+template <int NR>
+__device__ __forceinline__ bool join_splits(float (&acc)[NR], int k, int splits, float (*part)[32]) {
   int lane = threadIdx.x & 31;
-  if (row >= rows) {
-    return;
+  int warp = threadIdx.x >> 5;
+  for (int j = 0; j < NR; j++) {
+    acc[j] = warp_sum(acc[j]);
   }
-  float acc = warp_sum(row_dot(w + (long long) row * cols, x, cols, lane));
+  if (splits == 1) {
+    return true;
+  }
   if (lane == 0) {
-    st(y, row, acc);
+    for (int j = 0; j < NR; j++) {
+      part[j][warp] = acc[j];
+    }
+  }
+  __syncthreads();
+  if (k != 0) {
+    return false;
+  }
+  for (int j = 0; j < NR; j++) {
+    acc[j] = 0.0f;
+    for (int s = 0; s < splits; s++) {
+      acc[j] += part[j][warp + s];
+    }
+  }
+  return true;
+}
+
+// y[r] = sum over c of w[r * cols + c] * x[c], plus add[r] when `add` is not null (a residual
+// added in the same pass, as in y = x + W a); w row-major [rows][cols]. See RowSplit for the grid.
+template <typename T>
+__device__ void matvec(const T* __restrict__ w, const T* __restrict__ x, const T* add, T* y, int rows, int cols,
+                       int splits) {
+  after_previous_kernel();
+  __shared__ float part[1][32];
+  RowSplit r = row_split(w, x, cols, splits);
+  float acc[1];
+  dot_rows<1>(w + (long long) min(r.row, rows - 1) * cols, 0, x, r.c0, r.row < rows ? r.c1 : r.c0,
+              threadIdx.x & 31, r.vec, acc);
+  if (join_splits(acc, r.k, splits, part) && (threadIdx.x & 31) == 0 && r.row < rows) {
+    st(y, r.row, add ? acc[0] + ld(add, r.row) : acc[0]);
+  }
+}
+
+// The gate and up projections of a SwiGLU feed-forward and its activation in one pass:
+// y[r] = silu(g) * u with g = w[r] . x and u = w[ffn + r] . x, where w holds the gate's ffn rows
+// and then the up's ffn rows ([2 * ffn][cols]). Grid as matvec's, over ffn rows.
+template <typename T>
+__device__ void matvec_swiglu(const T* __restrict__ w, const T* __restrict__ x, T* y, int ffn, int cols, int splits) {
+  after_previous_kernel();
+  __shared__ float part[2][32];
+  RowSplit r = row_split(w, x, cols, splits);
+  float acc[2];
+  dot_rows<2>(w + (long long) min(r.row, ffn - 1) * cols, (long long) ffn * cols, x, r.c0,
+              r.row < ffn ? r.c1 : r.c0, threadIdx.x & 31, r.vec, acc);
+  if (join_splits(acc, r.k, splits, part) && (threadIdx.x & 31) == 0 && r.row < ffn) {
+    float g = acc[0];
+    st(y, r.row, g / (1.0f + expf(-g)) * acc[1]);
   }
 }
 
@@ -339,6 +666,7 @@ __device__ __forceinline__ unsigned long long mix64(unsigned long long z) {
 // alone, not on the launch shape, so the host can reproduce any element. Grid-stride.
 template <typename T>
 __device__ void init_uniform(T* out, long long n, unsigned long long seed, float scale) {
+  after_previous_kernel();
   long long step = (long long) gridDim.x * blockDim.x;
   for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
     unsigned long long z = mix64(seed ^ mix64((unsigned long long) i));
@@ -349,6 +677,7 @@ __device__ void init_uniform(T* out, long long n, unsigned long long seed, float
 
 template <typename T>
 __device__ void fill(T* out, long long n, float value) {
+  after_previous_kernel();
   long long step = (long long) gridDim.x * blockDim.x;
   for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
     st(out, i, value);
@@ -394,23 +723,8 @@ extern "C" __global__ void attn_scores_bf16(const bf16* q, const bf16* k_cache, 
 // Row r of [rows][stride]: out = exp(in - max) / sum over the first n entries. One block per row.
 extern "C" __global__ void softmax_rows_f32(const float* in, float* out, int n, int stride) {
   __shared__ float red[32];
-  const float* row = in + (long long) blockIdx.x * stride;
-  float* o = out + (long long) blockIdx.x * stride;
-  float m = neg_inf();
-  for (int t = threadIdx.x; t < n; t += blockDim.x) {
-    m = fmaxf(m, row[t]);
-  }
-  m = block_max(m, red);
-  float sum = 0.0f;
-  for (int t = threadIdx.x; t < n; t += blockDim.x) {
-    float e = expf(row[t] - m);
-    o[t] = e;
-    sum += e;
-  }
-  sum = block_sum(sum, red);
-  for (int t = threadIdx.x; t < n; t += blockDim.x) {
-    o[t] = o[t] / sum;
-  }
+  after_previous_kernel();
+  softmax_row(in + (long long) blockIdx.x * stride, out + (long long) blockIdx.x * stride, n, red);
 }
 
 extern "C" __global__ void attn_values_f32(const float* probs, const float* v_cache, float* out,
@@ -440,11 +754,50 @@ extern "C" __global__ void swiglu_bf16(const bf16* gate, const bf16* up, bf16* o
 extern "C" __global__ void __launch_bounds__(1024) argmax_f32(const float* x, int n, int* out) { argmax(x, n, out); }
 extern "C" __global__ void __launch_bounds__(1024) argmax_bf16(const bf16* x, int n, int* out) { argmax(x, n, out); }
 
-extern "C" __global__ void matvec_f32(const float* w, const float* x, float* y, int rows, int cols) {
-  matvec(w, x, y, rows, cols);
+extern "C" __global__ void matvec_f32(const float* w, const float* x, const float* add, float* y, int rows,
+                                      int cols, int splits) {
+  matvec(w, x, add, y, rows, cols, splits);
 }
-extern "C" __global__ void matvec_bf16(const bf16* w, const bf16* x, bf16* y, int rows, int cols) {
-  matvec(w, x, y, rows, cols);
+extern "C" __global__ void matvec_bf16(const bf16* w, const bf16* x, const bf16* add, bf16* y, int rows, int cols,
+                                       int splits) {
+  matvec(w, x, add, y, rows, cols, splits);
+}
+
+extern "C" __global__ void matvec_swiglu_f32(const float* w, const float* x, float* y, int ffn, int cols, int splits) {
+  matvec_swiglu(w, x, y, ffn, cols, splits);
+}
+extern "C" __global__ void matvec_swiglu_bf16(const bf16* w, const bf16* x, bf16* y, int ffn, int cols, int splits) {
+  matvec_swiglu(w, x, y, ffn, cols, splits);
+}
+
+extern "C" __global__ void attention_f32(const float* q, const float* k_cache, const float* v_cache, float* out,
+                                         int n, int heads, int kv_heads, int head_dim, float scale) {
+  attention(q, k_cache, v_cache, out, n, heads, kv_heads, head_dim, scale);
+}
+extern "C" __global__ void attention_bf16(const bf16* q, const bf16* k_cache, const bf16* v_cache, bf16* out,
+                                          int n, int heads, int kv_heads, int head_dim, float scale) {
+  attention(q, k_cache, v_cache, out, n, heads, kv_heads, head_dim, scale);
+}
+
+__device__ __forceinline__ unsigned long long global_nanos() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+// Holds the stream: spins until the host sets *release (pinned host memory mapped for the GPU)
+// or timeout_ns pass on the GPU's global timer, and writes which to *outcome (1 released, 2 timed
+// out). Work enqueued behind it meanwhile runs back to back once it ends, so events around that
+// work time the GPU alone, whatever the host's pace. One thread.
+extern "C" __global__ void hold(const volatile int* release, volatile int* outcome, long long timeout_ns) {
+  unsigned long long t0 = global_nanos();
+  while (*release == 0) {
+    if ((long long) (global_nanos() - t0) > timeout_ns) {
+      *outcome = 2;
+      return;
+    }
+  }
+  *outcome = 1;
 }
 
 extern "C" __global__ void init_uniform_f32(float* out, long long n, unsigned long long seed, float scale) {

@@ -92,6 +92,22 @@ class DecodeDemoTest {
     assertUsageError(demo("--hidden", "36", "--heads", "4"), 2, "rotary positions need an even one");
     assertUsageError(demo("--heads", "8", "--kv-heads", "3"), 2, "multiple of the 3 key/value heads");
     assertUsageError(demo("--readback-lag", "-1"), 2, "--readback-lag must be at least 0, was -1");
+    assertUsageError(demo("--fuse", "--tokens", "20000", "--backend", "cuda"), 2,
+        "--fuse: the fused attention kernel keeps every position's score in shared memory, so it takes at most 11264"
+            + " positions; --tokens 20000 is more");
+  }
+
+  @Test
+  void smallProductsGetMoreWarpsPerRowLargeOnesOne() {
+    int h200 = 132;
+    assertEquals(8, GpuKernels.splits(512, 2048, 8, h200), "the K and V projections");
+    assertEquals(2, GpuKernels.splits(2048, 2048, 8, h200), "Q and O");
+    assertEquals(2, GpuKernels.splits(2048, 8192, 8, h200), "down");
+    assertEquals(1, GpuKernels.splits(3072, 2048, 8, h200), "QKV in one");
+    assertEquals(1, GpuKernels.splits(8192, 2048, 8, h200), "gate, up");
+    assertEquals(1, GpuKernels.splits(32000, 2048, 8, h200), "the LM head");
+    assertEquals(1, GpuKernels.splits(40, 64, 8, h200), "too few columns to share");
+    assertEquals(4, GpuKernels.splits(512, 2048, 8, 66), "fewer multiprocessors, fewer splits");
   }
 
   @Test
