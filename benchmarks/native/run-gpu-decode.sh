@@ -26,6 +26,10 @@
 #   torch      torch_decode.py, llama-1b and tiny, with and without PyTorch's caching allocator
 #   sanitizer  a tiny --compare under compute-sanitizer --tool memcheck: one kernel per op, then fused
 #              with dependent launches
+#   hostprofile  not by default: pooled llama-1b runs (one kernel per op with dependent launches, and
+#              fused) under JFR sampling the decode thread every millisecond; jfr_host_profile.py
+#              prints the thread's busy time by library layer (the pool, the loop, the CUDA binding,
+#              JNA, the demo), with no timer in the loop
 #
 # Every part runs under its own time limit, and a failing part never stops the next. Logs go to
 # $OUT (eight files at most: summary.txt and one per part but info); a summary is printed last.
@@ -133,6 +137,20 @@ for p in "${parts[@]}"; do
       for ops in "" "--fuse --pdl"; do
         part sanitizer 200 "\"$sanitizer\" --tool memcheck --target-processes all --print-limit 20 $demo_cmd --model tiny --tokens 8 --compare $ops"
       done ;;
+    hostprofile)
+      jfc="$out/sample-1ms.jfc"
+      sed -e 's|\(control="method-sampling-java-interval">\)[^<]*<|\11 ms<|' \
+          -e 's|\(control="method-sampling-native-interval">\)[^<]*<|\11 ms<|' \
+          "$kit/jre/lib/jfr/profile.jfc" > "$jfc"
+      for ops in "--pdl" "--fuse --pdl"; do
+        rec="/tmp/mlxarena-host-$RANDOM.jfr"
+        part hostprofile 150 "\"$java\" -XX:StartFlightRecording=filename=$rec,settings=$jfc $jopts -cp \"$cp\"" \
+          "dev.mlxarena.examples.demo.DecodeDemo --backend cuda --no-progress --model llama-1b" \
+          "--tokens ${PROFILE_TOKENS:-2048} --alloc pool $ops"
+        part hostprofile 90 "\"$kit/jre/bin/jfr\" print --json --events jdk.ExecutionSample,jdk.NativeMethodSample $rec" \
+          "| python3 \"$here/jfr_host_profile.py\""
+        rm -f "$rec"
+      done ;;
     *)
       echo "unknown part '$p'" | tee -a "$out/summary.txt"; status[$p]=2 ;;
   esac
@@ -159,6 +177,7 @@ done
       llama) grep -E '^mlx-arena demo|^startup|^ops:|^ {20,}pooled|^tokens|^host|^allocat|^kernel launches|^  share|^peak|^weights|^one token|^fresh|^readback|^same tokens|^pooled:|^where a token|^  (kernel|cuBLAS|allocating|recycling|waiting|the rest|per )|^GPU|^error|Exception' "$log" ;;
       torch) grep -E '^GPU|^model|^tokens per second|^tensors allocated|^allocator|^peak|Error' "$log" ;;
       sanitizer) grep -E 'ERROR SUMMARY|^tokens \(checksum\)|same tokens|Invalid|^error' "$log" ;;
+      hostprofile) grep -E "^ops:|^tokens per second|samples on|^  [a-zA-Z(\[]" "$log" | head -80 ;;
     esac | sed 's/^/    /'
   done
 } | tee -a "$out/summary.txt"

@@ -201,7 +201,9 @@ public final class Buffer implements AutoCloseable {
       throw new IllegalArgumentException("slice of " + elements + " elements");
     }
     long length = elements * size;
-    HostMemory.checkRange(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
+    if (!HostMemory.inRange(byteOffset, length, byteLength())) {
+      throw HostMemory.outOfRange(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
+    }
     return new Buffer(b, generation, recycler, new View(byteOffset() + byteOffset, length, elements));
   }
 
@@ -221,7 +223,9 @@ public final class Buffer implements AutoCloseable {
   /** A native-order view of {@code length} bytes from {@code byteOffset} within this handle. */
   public ByteBuffer asByteBuffer(long byteOffset, long length) {
     Block b = live();
-    HostMemory.checkRange(byteOffset, length, capacity(), "buffer (" + b.describe() + ")");
+    if (!HostMemory.inRange(byteOffset, length, capacity())) {
+      throw HostMemory.outOfRange(byteOffset, length, capacity(), "buffer (" + b.describe() + ")");
+    }
     return HostMemory.view(b.raw, byteOffset() + byteOffset, length);
   }
 

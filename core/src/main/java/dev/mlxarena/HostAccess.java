@@ -94,7 +94,9 @@ final class HostAccess {
 
   /** Checks a copy of {@code length} bytes at {@code offset} of a handle of {@code byteLength} bytes. */
   static long copyBytes(Block b, long offset, long length, long byteLength) {
-    HostMemory.checkRange(offset, length, byteLength, "buffer (" + b.describe() + ")");
+    if (!HostMemory.inRange(offset, length, byteLength)) {
+      throw HostMemory.outOfRange(offset, length, byteLength, "buffer (" + b.describe() + ")");
+    }
     if (length > HostMemory.MAX_VIEW) {
       throw new IllegalArgumentException(
           "one copy moves at most " + HostMemory.MAX_VIEW + " bytes, asked for " + length

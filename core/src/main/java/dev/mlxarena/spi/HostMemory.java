@@ -25,11 +25,25 @@ public final class HostMemory {
    * @throws IndexOutOfBoundsException with the range and the limit, if it does not
    */
   public static void checkRange(long offset, long length, long limit, String what) {
-    if (offset < 0 || length < 0 || offset > limit || length > limit - offset) {
-      throw new IndexOutOfBoundsException(
-          "range [" + offset + ", " + offset + " + " + length + ") is outside the " + limit
-              + " bytes of the " + what);
+    if (!inRange(offset, length, limit)) {
+      throw outOfRange(offset, length, limit, what);
     }
+  }
+
+  /**
+   * Whether {@code [offset, offset + length)} lies within {@code [0, limit)}. For hot paths whose
+   * description of {@code what} costs a string build: check with this, and build the message
+   * ({@link #outOfRange}) only on failure.
+   */
+  public static boolean inRange(long offset, long length, long limit) {
+    return offset >= 0 && length >= 0 && offset <= limit && length <= limit - offset;
+  }
+
+  /** The exception {@link #checkRange} throws, for callers that checked with {@link #inRange}. */
+  public static IndexOutOfBoundsException outOfRange(long offset, long length, long limit, String what) {
+    return new IndexOutOfBoundsException(
+        "range [" + offset + ", " + offset + " + " + length + ") is outside the " + limit
+            + " bytes of the " + what);
   }
 
   /**
