@@ -37,7 +37,7 @@ class ModulePathAppTest {
   private static final Pattern ROW = Pattern.compile("^\\| `(mlx-arena-[\\w-]+)` \\| `([\\w.]+)` \\|");
   /** The test tooling on this module's class path, which no application has. */
   private static final Pattern TOOLING = Pattern.compile(
-      ".*(-tests\\.jar|test-classes|/org/junit/|/org/opentest4j/|/org/apiguardian/"
+      ".*(-tests\\.jar|test-classes|/testing/target/|/mlx-arena-testing-|/org/junit/|/org/opentest4j/|/org/apiguardian/"
           + "|/kotlin-compiler-embeddable/|/kotlin-daemon-embeddable/|/kotlin-script-runtime/"
           + "|/kotlin-reflect/).*");
 

@@ -2,6 +2,8 @@ package dev.mlxarena.docs;
 
 import dev.mlxarena.Buffer;
 import dev.mlxarena.BufferPool;
+import dev.mlxarena.DeviceStream;
+import dev.mlxarena.Fence;
 import dev.mlxarena.host.HostDevice;
 import dev.mlxarena.spi.Device;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -21,9 +23,9 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What the README's code blocks use without declaring it: a host device, the sizes of a small
- * model, the model and its state, a logger, a meter registry, host arrays and a stand-in for
- * launching kernels. A block of statements becomes the body of {@link #run()} in a subclass; a
+ * What the README's code blocks use without declaring it: a host device, a pool and a stream on
+ * it, the sizes of a small model, the model and its state, a logger, a meter registry, host arrays
+ * and stand-ins for launching kernels. A block of statements becomes the body of {@link #run()} in a subclass; a
  * block that declares methods becomes the subclass's body, and {@link #callDeclaredMethods()}
  * calls each with fixture values for its parameters.
  *
@@ -52,7 +54,28 @@ public abstract class ReadmeFixture implements AutoCloseable {
   /** A token the model never produces: a loop that stops on it runs to its token limit. */
   protected final int EOS = -1;
 
+  /** Elements of a vector, as the blocks that size buffers by it use. */
+  protected final int n = 1024;
+
+  private final Deque<AutoCloseable> opened = new ArrayDeque<>();
+
   protected final Device device = HostDevice.create();
+  /** A pool on {@link #device}, for blocks that use one without opening it. */
+  protected final BufferPool pool = open(BufferPool.create(device));
+  /** A stream on the host, whose work is done when enqueued: each fence is complete at once. */
+  protected final DeviceStream stream = new DeviceStream() {
+    @Override
+    public Device device() {
+      return device;
+    }
+
+    @Override
+    public Fence recordFence() {
+      return Fence.completed();
+    }
+  };
+  /** A kernel that a block launches on a stream. */
+  protected final Kernel kernel = new Kernel();
   protected final Model model = new Model(vocab);
   protected final State state = State.start();
   /** BF16 bit patterns of {@code hidden} values. */
@@ -61,7 +84,15 @@ public abstract class ReadmeFixture implements AutoCloseable {
   protected final Log log = new Log();
   protected final MeterRegistry registry = new SimpleMeterRegistry();
 
-  private final Deque<AutoCloseable> opened = new ArrayDeque<>();
+  /** Stands in for a compiled kernel: a real one would enqueue its work on the stream. */
+  protected static final class Kernel {
+    public void launch(DeviceStream stream, Buffer buffer) {}
+  }
+
+  private <T extends AutoCloseable> T open(T resource) {
+    opened.push(resource);
+    return resource;
+  }
 
   /** Where a real program would enqueue its kernels on the buffer at {@code devicePointer}. */
   protected void launchKernels(long devicePointer) {}

@@ -103,11 +103,8 @@ final class Report {
   static List<XYChart> charts(String title, List<Series> runs) {
     XYChart time = chart(title.isEmpty() ? "Time per token" : title + ": time per token", "milliseconds (log scale)");
     XYChart alloc = chart("Allocating and recycling per token", "microseconds (log scale)");
-    for (XYChart c : List.of(time, alloc)) {
-      c.getStyler().setYAxisLogarithmic(true);
-      // Labels between the decades too: a run that stays within one decade still gets a scale.
-      c.getStyler().setYAxisLogarithmicDecadeOnly(false);
-    }
+    time.getStyler().setYAxisLogarithmic(true);
+    alloc.getStyler().setYAxisLogarithmic(true);
     double mostBytes = runs.stream().filter(r -> r.heldBytes() != null)
         .flatMapToDouble(r -> Arrays.stream(r.heldBytes())).max().orElse(0);
     String unit = byteUnit(mostBytes);
@@ -128,7 +125,20 @@ final class Report {
     if (!bytes.getSeriesMap().isEmpty()) {
       charts.add(bytes);
     }
+    for (XYChart c : List.of(time, alloc)) {
+      // Labels between the decades only where the panel spans little more than one: there they
+      // give the scale, across several decades they would overlap.
+      c.getStyler().setYAxisLogarithmicDecadeOnly(decades(c) > 1.5);
+    }
     return charts;
+  }
+
+  /** How many decades the values of {@code chart} span. */
+  private static double decades(XYChart chart) {
+    double[] y = chart.getSeriesMap().values().stream().flatMapToDouble(s -> Arrays.stream(s.getYData())).toArray();
+    double most = Arrays.stream(y).max().orElse(1);
+    double least = Arrays.stream(y).min().orElse(1);
+    return Math.log10(most / least);
   }
 
   /** The unit that shows {@code most} bytes as a number of at least 1: B, KiB, MiB or GiB. */
@@ -176,7 +186,6 @@ final class Report {
     c.getStyler().setMarkerSize(0);
     c.getStyler().setYAxisDecimalPattern("#,##0.##");
     c.getStyler().setXAxisDecimalPattern("#,##0");
-    c.getStyler().setXAxisTickMarkSpacingHint(120);
     return c;
   }
 }
