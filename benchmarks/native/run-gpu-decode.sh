@@ -48,50 +48,8 @@ parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(selfcheck tests tiny poison llama torch sanitizer)
 export PYTHONUNBUFFERED=1
 
-java="$kit/jre/bin/java"
-cp="$(ls "$kit"/lib/*.jar | tr '\n' ':')$kit/cuda-jna/classes:$kit/cuda-jna/test-classes:$kit/examples/classes:$kit/examples/test-classes"
-# NVRTC and cuBLAS: the Java side searches the toolkit and pip layouts itself; naming the folders of
-# the python3 on $PATH here too makes the run independent of how that environment is found.
-libs=$(python3 - 2>/dev/null <<'PY'
-import importlib.util, os
-dirs = []
-spec = importlib.util.find_spec("nvidia")
-for base in (spec.submodule_search_locations if spec else []) or []:
-    for sub in ("cu13/lib", "cu12/lib", "cuda_nvrtc/lib", "cublas/lib"):
-        d = os.path.join(base, sub)
-        if os.path.isdir(d) and d not in dirs:
-            dirs.append(d)
-print(":".join(dirs))
-PY
-)
-# NVRTC's output is kept between the JVMs of the run: only the first compiles.
-jopts="-Dmlxarena.cuda.kernelCache=/tmp/mlxarena-kernel-cache ${JAVA_OPTS:-}"
-[ -n "$libs" ] && jopts="$jopts -Dmlxarena.cuda.libraryPath=$libs"
-# Each part's commands run under bash -c, so the programs are spelled out as strings.
-demo_cmd="\"$java\" $jopts -cp \"$cp\" dev.mlxarena.examples.demo.DecodeDemo --backend cuda --no-progress"
-junit_cmd="\"$java\" $jopts -jar \"$kit/console.jar\" execute --class-path \"$cp\" --details=tree --disable-banner --disable-ansi-colors"
+. "$here/kit-env.sh"
 gpu_test=dev.mlxarena.examples.demo.GpuDecodeTest
-declare -A status
-
-# Runs one part with a time limit (cut to what is left of the budget), its output in $out/$1.txt
-# (appended), its status remembered.
-part() {
-  local name=$1 limit=$2
-  shift 2
-  local log="$out/$name.txt" t0=$SECONDS left=$((budget - SECONDS - 10))
-  if [ "$left" -lt 20 ]; then
-    echo "=== $name: skipped, ${left}s of the budget left" | tee -a "$log"
-    [ "${status[$name]:-0}" = 0 ] && status[$name]=skipped
-    return 0
-  fi
-  [ "$limit" -gt "$left" ] && limit=$left
-  echo "=== $name: ${*//"$cp"/\$CP} (limit ${limit}s)" | tee -a "$log"
-  timeout --kill-after=10 "$limit" bash -c "$*" >>"$log" 2>&1
-  local rc=$?
-  echo "=== $name: exit $rc after $((SECONDS - t0))s" | tee -a "$log"
-  [ "${status[$name]:-0}" = 0 ] && status[$name]=$rc
-  return 0
-}
 
 {
   echo "run-gpu-decode.sh on $(hostname) at $(date -u +%FT%TZ)"

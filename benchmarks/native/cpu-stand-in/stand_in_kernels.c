@@ -174,9 +174,12 @@ static void hold(void** a, Dim g, Dim b, unsigned s) {
 }
 static uint64_t mix64(uint64_t z) { z += 0x9E3779B97F4A7C15ull; z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull; z = (z ^ (z >> 27)) * 0x94D049BB133111EBull; return z ^ (z >> 31); }
 static void init_uniform(void** a, Dim g, Dim b, int es) {
-  void* out = P(0); long long n = L(1); uint64_t seed = (uint64_t) L(2); float scale = F(3);
+  void* out = P(0); long long rows = L(1), cols = L(2), ld = L(3), first = L(4); uint64_t seed = (uint64_t) L(5); float scale = F(6);
+  if (rows < 0 || cols < 0 || ld < cols || first < 0) bad("init_uniform", "a tile outside its tensor");
+  long long n = rows * cols;
   check_range(out, (size_t) n * es);
-  for (long long i = 0; i < n; i++) { uint64_t z = mix64(seed ^ mix64((uint64_t) i)); float u = (float) (z >> 40) * (1.0f / 16777216.0f); st(out, i, (2.0f * u - 1.0f) * scale, es); }
+  for (long long i = 0; i < n; i++) { long long r = i / cols; uint64_t z = mix64(seed ^ mix64((uint64_t) (first + r * ld + i - r * cols)));
+    float u = (float) (z >> 40) * (1.0f / 16777216.0f); st(out, i, (2.0f * u - 1.0f) * scale, es); }
 }
 static void fill(void** a, Dim g, Dim b, int es) {
   void* out = P(0); long long n = L(1); float v = F(2); check_range(out, (size_t) n * es); for (long long i = 0; i < n; i++) st(out, i, v, es);
@@ -203,4 +206,4 @@ Entry STAND_IN_KERNELS[] = {
   E(attention_f32, 9), E(attention_bf16, 9),
   E(add_f32, 4), E(add_bf16, 4), E(swiglu_f32, 4), E(swiglu_bf16, 4), E(argmax_f32, 3), E(argmax_bf16, 3), E(matvec_f32, 7), E(matvec_bf16, 7),
   E(matvec_swiglu_f32, 6), E(matvec_swiglu_bf16, 6), E(hold, 3),
-  E(init_uniform_f32, 4), E(init_uniform_bf16, 4), E(fill_f32, 3), E(fill_bf16, 3), E(axpy_f32, 4), E(axpy_after_f32, 4), E(iota_i64, 3), {0, 0, 0}};
+  E(init_uniform_f32, 7), E(init_uniform_bf16, 7), E(fill_f32, 3), E(fill_bf16, 3), E(axpy_f32, 4), E(axpy_after_f32, 4), E(iota_i64, 3), {0, 0, 0}};

@@ -1,5 +1,7 @@
 package dev.mlxarena;
 
+import static java.util.Objects.requireNonNull;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -97,7 +99,8 @@ final class Allocator {
       settler.poll();
       try (Section held = section.enter()) {
         ensureUsable.accept(scope);
-        handle = alloc(scope, bucket, bytes, dtype, elements, shape, true);
+        // polled: alloc goes to the device rather than answer null
+        handle = requireNonNull(alloc(scope, bucket, bytes, dtype, elements, shape, true));
       }
     }
     return handle;
@@ -138,6 +141,7 @@ final class Allocator {
     }
     Buffer handle = scope.issue(b, dtype, bytes, elements, shape);
     counters.fold(scope);
+    counters.lockedAllocations++;
     return handle;
   }
 
@@ -149,7 +153,7 @@ final class Allocator {
     int n = requests.size();
     Block[] taken = new Block[n];
     byte[] from = new byte[n];
-    StreamLanes.Entry[] entries = new StreamLanes.Entry[n];
+    StreamLanes.@Nullable Entry[] entries = new StreamLanes.Entry[n]; // set where from is FROM_LANE
     DeviceStream stream = scope.stream;
     long peakBefore = counters.peakHeldBytes;
     int i = 0;
@@ -179,8 +183,8 @@ final class Allocator {
       for (int j = i - 1; j >= 0; j--) {
         switch (from[j]) {
           case FRESH -> ledger.undoFresh(taken[j]);
-          case FROM_RESERVE -> scope.reserve.push(taken[j]);
-          case FROM_LANE -> lanes.unpop(entries[j], taken[j]);
+          case FROM_RESERVE -> requireNonNull(scope.reserve).push(taken[j]);
+          case FROM_LANE -> lanes.unpop(requireNonNull(entries[j]), taken[j]);
           default -> free.add(taken[j]);
         }
       }
@@ -197,6 +201,7 @@ final class Allocator {
       out.add(scope.issue(taken[j], r.dtype(), r.bytes(), elements[j], r.shapeUnsafe()));
     }
     counters.fold(scope);
+    counters.lockedAllocations += n;
     if (anyFresh) {
       ledger.commit();
     }

@@ -24,7 +24,7 @@ final class BlockRegistry {
     Block last = blocks[--size];
     blocks[i] = last;
     last.registryIndex = i;
-    blocks[size] = null;
+    Slots.clear(blocks, size);
     b.registryIndex = -1;
   }
 

@@ -27,7 +27,7 @@ final class BlockStack {
       return null;
     }
     Block b = items[--size];
-    items[size] = null;
+    Slots.clear(items, size);
     return b;
   }
 

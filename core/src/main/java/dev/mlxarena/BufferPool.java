@@ -49,6 +49,20 @@ import org.jspecify.annotations.Nullable;
  * another still allocates through one of its scopes is a use after close, which is not checked.
  * Fences and streams are never called under the lock (see {@link Fence}).
  *
+ * <h2>What the fast path depends on</h2>
+ * An allocation takes no lock when its scope adopted a reserve (the buffers of the scope its
+ * thread closed last, or of its stream's last token) and that reserve still holds a free buffer of
+ * the requested bucket. It is cheapest when the scope asks for the previous token's buckets in the
+ * same order: a load and a compare. A token that leaves that order (a growing context, varying
+ * routing, a dynamic graph) is served from the same reserve through a per-bucket index, and pays
+ * one reference store per allocation for its record. The lock is taken ({@link
+ * PoolStats#lockedAllocations()}) when the reserve has nothing of the bucket: the first token, a
+ * bucket or a count of buffers the previous token did not use, a scope that found no reserve to
+ * adopt, the default scope, and batches. Two scopes open at once on one thread adopt each other's
+ * reserves in turn, so after a few tokens each reserve holds what either scope needs. A buffer
+ * released before its scope closes goes to the global lists (or its stream's lane), not to the
+ * reserve.
+ *
  * <p>This class is the façade: it holds the lock, checks arguments and the pool's state, and hands
  * each call to the room that owns the state it changes (see {@code core/README.md}).
  *
@@ -92,7 +106,7 @@ public final class BufferPool implements AutoCloseable {
         device, options.isResidency() ? device.residencySet() : null, options, counters);
     this.evictor = new Evictor(free, ledger, counters, options.getCacheLimit());
     this.fences = new FenceQueue(free, evictor, counters);
-    this.section = new Section(lock, fences);
+    this.section = new Section(lock, fences, ledger);
     this.lanes = new StreamLanes(free, fences, evictor, counters);
     boolean poison = options.isPoisonOnRecycle();
     this.handBacks = new HandBacks(scopes, free, fences, lanes, evictor, counters, poison);
@@ -178,14 +192,15 @@ public final class BufferPool implements AutoCloseable {
       Scope handle = new Scope(this, s);
       boolean watched = LeakTracker.sample(options.getLeakDetection());
       if (watched || options.isStrictClose()) {
-        s.openedAt = new Throwable("scope opened here");
-      }
-      if (watched) {
-        LeakTracker.watchScope(handle, device.name(), s.openedAt, () -> {
-          boolean leaked = s.isOpen();
-          closeScope(s, null);
-          return leaked;
-        });
+        Throwable openedAt = new Throwable("scope opened here");
+        s.openedAt = openedAt;
+        if (watched) {
+          LeakTracker.watchScope(handle, device.name(), openedAt, () -> {
+            boolean leaked = s.isOpen();
+            closeScope(s, null);
+            return leaked;
+          });
+        }
       }
       return handle;
     }

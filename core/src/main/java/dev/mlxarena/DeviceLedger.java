@@ -1,5 +1,6 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.BufferRegistrar;
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.spi.ResidencySet;
@@ -22,8 +23,19 @@ import org.jspecify.annotations.Nullable;
  * block, after the caller has committed the removals ({@link #commit()}). Failures on the way are
  * collected, not thrown at once, so that the rest of the cleanup still happens.
  *
- * <p>Guarded by the pool's lock: every device call here happens under it today, which keeps the
- * memory totals exact; the calls are gathered here so that they can move out of it.
+ * <h2>Registrars</h2>
+ * A pool given {@link BufferRegistrar}s registers each fresh block with each once and deregisters
+ * it once before its memory goes back (R2). Registrars are foreign code, so the ledger only queues
+ * those calls under the lock ({@link RegistrarQueue}), and the section that queued them makes them
+ * after unlocking ({@link #settleRegistrars()}). With registrars, then, a retired block's memory
+ * goes back to the device from there too, after its deregistration: {@link #releaseRetired}
+ * queues it instead of freeing it, and the memory a retry after the device refused (see {@link
+ * #fresh}) finds is only what went back before the section. Recycling a block goes through the
+ * free lists, never through here, so it registers nothing.
+ *
+ * <p>Guarded by the pool's lock: every device call here happens under it (but the frees that follow
+ * registrars' deregistrations), which keeps the memory totals exact; the calls are gathered here
+ * so that they can move out of it.
  */
 final class DeviceLedger {
 
@@ -48,6 +60,8 @@ final class DeviceLedger {
   final BlockRegistry registry = new BlockRegistry();
   /** Device buffers retired whose residency removal awaits its commit before they are freed. */
   private final List<DeviceBuffer> retired = new ArrayList<>();
+  /** The calls to the pool's registrars, or null without any. */
+  private final @Nullable RegistrarQueue registrars;
 
   DeviceLedger(
       Device device,
@@ -59,6 +73,8 @@ final class DeviceLedger {
     this.policy = options.getBucketPolicy();
     this.memoryLimit = options.getMemoryLimit();
     this.counters = counters;
+    List<BufferRegistrar> all = options.getRegistrars();
+    this.registrars = all.isEmpty() ? null : new RegistrarQueue(all, device::free, counters);
   }
 
   @Nullable ResidencySet residency() {
@@ -124,6 +140,9 @@ final class DeviceLedger {
     counters.heldBytes += capacity;
     counters.peakHeldBytes = Math.max(counters.peakHeldBytes, counters.heldBytes);
     counters.freshAllocations++;
+    if (registrars != null) {
+      registrars.register(raw);
+    }
     PoolEvents.freshAllocation(device.name(), requested, capacity, counters.heldBytes);
     return b;
   }
@@ -139,7 +158,11 @@ final class DeviceLedger {
     counters.heldBytes -= b.capacity;
     counters.freshAllocations--;
     b.state = Block.GONE;
-    device.free(b.raw);
+    if (registrars != null) {
+      registrars.deregisterThenFree(b.raw); // its registration was queued: undo it in order
+    } else {
+      device.free(b.raw);
+    }
   }
 
   private void noteRetry(long requested, String reason) {
@@ -203,10 +226,15 @@ final class DeviceLedger {
 
   /**
    * Gives the memory of every retired block back to the device; call after the residency commit
-   * that removed them. Device failures are collected like {@link #retire}'s.
+   * that removed them. Device failures are collected like {@link #retire}'s. With registrars, the
+   * memory goes back after their deregistrations, once the section has unlocked.
    */
   @Nullable RuntimeException releaseRetired(@Nullable RuntimeException failure) {
     for (DeviceBuffer raw : retired) {
+      if (registrars != null) {
+        registrars.deregisterThenFree(raw);
+        continue;
+      }
       try {
         device.free(raw);
       } catch (RuntimeException e) {
@@ -223,6 +251,17 @@ final class DeviceLedger {
     }
     failure.addSuppressed(e);
     return failure;
+  }
+
+  /**
+   * Makes the registrar calls queued so far (deregistered memory freed after them), or waits for
+   * the thread making them. Called by every locked section after unlocking; never under the lock.
+   */
+  void settleRegistrars() {
+    RegistrarQueue r = registrars;
+    if (r != null) {
+      r.settle();
+    }
   }
 
   // ================================================================ residency

@@ -5,7 +5,7 @@ import java.util.List;
 
 /**
  * One round of polling the fences the pool waits on: taken under the lock (the waits are marked
- * {@link Waiting#polling}), run without it ({@link #run()}), applied under it again by the rooms
+ * {@link Waiting#polling}), run without it ({@link #run(ClosedFences)}), applied under it again by the rooms
  * that keep the waits ({@code FenceQueue#apply}, {@code StreamLanes#apply}).
  *
  * <p>Fences of callers ({@code closeAfter}, {@code release(buffer, fence)}) may complete in any

@@ -140,7 +140,7 @@ final class FreeLists {
     }
     Reserve r = parked[pick];
     System.arraycopy(parked, pick + 1, parked, pick, parkedCount - pick - 1);
-    parked[--parkedCount] = null;
+    Slots.clear(parked, --parkedCount);
     r.parkedBy = null;
     return r;
   }
@@ -159,7 +159,7 @@ final class FreeLists {
     BlockStack.drain(global, sink);
     for (int i = 0; i < parkedCount; i++) {
       parked[i].drain(sink);
-      parked[i] = null;
+      Slots.clear(parked, i);
     }
     parkedCount = 0;
   }

@@ -1,5 +1,7 @@
 package dev.mlxarena;
 
+import static java.util.Objects.requireNonNull;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -259,7 +261,7 @@ final class HandBacks {
         fences.count(b);
         out.add(b);
       }
-      bs[i] = null;
+      Slots.clear(bs, i);
     }
     defaultScope.count = 0;
     defaultScope.recordHandedBack();
@@ -355,13 +357,13 @@ final class HandBacks {
         b.state = Block.FREE;
         touched[b.bucket >>> 6] |= 1L << b.bucket;
         if (target == null) {
-          lists.push(b);
+          requireNonNull(lists).push(b);
         } else if (kept != i) {
           bs[kept] = b; // compacting the record into the next tape, in allocation order
         }
         if (doublePush) { // the planted fault: the block goes on a stack a second time
           if (target == null) {
-            lists.push(b);
+            requireNonNull(lists).push(b);
           } else {
             target.push(b);
           }
@@ -410,7 +412,7 @@ final class HandBacks {
         fences.count(b);
         held.add(b);
       }
-      bs[i] = null;
+      Slots.clear(bs, i);
     }
     scope.count = 0;
     scope.recordHandedBack();

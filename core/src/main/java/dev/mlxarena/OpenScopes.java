@@ -37,8 +37,8 @@ final class OpenScopes {
       stashed--;
       s = new ScopeState(
           pool, false, deviceName, stream, stashedBlocks[stashed], stashedGenerations[stashed]);
-      stashedBlocks[stashed] = null;
-      stashedGenerations[stashed] = null;
+      Slots.clear(stashedBlocks, stashed);
+      Slots.clear(stashedGenerations, stashed);
     } else {
       s = new ScopeState(
           pool, false, deviceName, stream, new Block[FIRST_RECORD], new long[FIRST_RECORD]);

@@ -113,7 +113,7 @@ final class PoolAudit {
 
   private @Nullable String verifyLocked() {
     BlockRegistry registry = ledger.registry;
-    Map<Block, Boolean> seen = new IdentityHashMap<>();
+    IdentityHashMap<Block, Boolean> seen = new IdentityHashMap<>();
     long live = 0;
     long liveBytes = 0;
     long requested = 0;

@@ -32,6 +32,8 @@ final class PoolCounters {
   long activeBytes;
   long requestedBytes;
   long allocations;
+  /** Allocations made under the lock ({@code Allocator}): the shared path. */
+  long lockedAllocations;
   long peakActiveBytes;
   // Device memory: written by the device ledger.
   long heldCount;
@@ -51,6 +53,11 @@ final class PoolCounters {
   // Written by the evictor.
   long trims;
   long trimmedBytes;
+  // Calls to the pool's registrars: written without the pool's lock, one writer at a time (the
+  // registrar queue's monitor), read by snapshots.
+  volatile long registrations;
+  volatile long deregistrations;
+  volatile long registrarFailures;
 
   // The open scopes' unfolded counts, as the last sumUnfolded() found them.
   private long unfoldedCount;
@@ -178,7 +185,11 @@ final class PoolCounters {
         deferredBytes,
         trims,
         trimmedBytes,
-        oomRetries);
+        oomRetries,
+        registrations,
+        deregistrations,
+        registrarFailures,
+        lockedAllocations);
   }
 
   /**

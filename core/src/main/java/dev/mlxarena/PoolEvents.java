@@ -6,11 +6,13 @@ import jdk.jfr.Description;
 import jdk.jfr.Event;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
+import org.jspecify.annotations.Nullable;
 
 /**
  * JFR events of the pool. They cost nothing while no recording asks for them: each is created
  * and tested with {@code shouldCommit()} on a path that is already slow (a device allocation, a
- * trim, a retry) or once per scope.
+ * trim, a retry) or once per scope. Their string fields are null until {@code shouldCommit()}
+ * asks for them.
  */
 final class PoolEvents {
   private PoolEvents() {}
@@ -61,7 +63,7 @@ final class PoolEvents {
   @Category({"mlx-arena", "Buffer Pool"})
   @Description("A pool allocation that went to the device")
   static final class FreshAllocation extends Event {
-    @Label("Device") String device;
+    @Label("Device") @Nullable String device;
     @Label("Requested") @DataAmount long requested;
     @Label("Capacity") @DataAmount long capacity;
     @Label("Held After") @DataAmount long heldAfter;
@@ -72,7 +74,7 @@ final class PoolEvents {
   @Category({"mlx-arena", "Buffer Pool"})
   @Description("Cached buffers given back to the device")
   static final class Trim extends Event {
-    @Label("Reason") String reason;
+    @Label("Reason") @Nullable String reason;
     @Label("Buffers") long buffers;
     @Label("Bytes") @DataAmount long bytes;
   }
@@ -84,7 +86,7 @@ final class PoolEvents {
   static final class OomRetry extends Event {
     @Label("Requested") @DataAmount long requested;
     @Label("Held") @DataAmount long held;
-    @Label("Reason") String reason;
+    @Label("Reason") @Nullable String reason;
   }
 
   @Name("dev.mlxarena.ScopeClose")

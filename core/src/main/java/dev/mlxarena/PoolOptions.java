@@ -1,7 +1,10 @@
 package dev.mlxarena;
 
 import java.lang.System.Logger;
+import dev.mlxarena.spi.BufferRegistrar;
 import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -19,6 +22,7 @@ import java.util.Objects;
  *   <tr><td>leak detection</td><td>{@link LeakDetection#SAMPLED}</td><td>{@code mlxarena.leakDetection}</td></tr>
  *   <tr><td>strict close</td><td>off</td><td>{@code mlxarena.strictClose} (true/false)</td></tr>
  *   <tr><td>poison on recycle</td><td>off</td><td>{@code mlxarena.poisonOnRecycle} (true/false)</td></tr>
+ *   <tr><td>registrars</td><td>none</td><td>-</td></tr>
  * </table>
  *
  * <pre>{@code
@@ -50,6 +54,7 @@ public final class PoolOptions {
   private final LeakDetection leakDetection;
   private final boolean strictClose;
   private final boolean poisonOnRecycle;
+  private final List<BufferRegistrar> registrars;
 
   private PoolOptions(Builder b) {
     this.bucketPolicy = b.bucketPolicy;
@@ -59,6 +64,7 @@ public final class PoolOptions {
     this.leakDetection = b.leakDetection;
     this.strictClose = b.strictClose;
     this.poisonOnRecycle = b.poisonOnRecycle;
+    this.registrars = List.copyOf(b.registrars);
   }
 
   /** The defaults, as the system properties in the class comment set them. */
@@ -80,7 +86,8 @@ public final class PoolOptions {
         .memoryLimit(memoryLimit)
         .leakDetection(leakDetection)
         .strictClose(strictClose)
-        .poisonOnRecycle(poisonOnRecycle);
+        .poisonOnRecycle(poisonOnRecycle)
+        .registrars(registrars);
   }
 
   /** Bytes the free lists may keep; beyond it, least recently used buckets go back to the device. */
@@ -138,12 +145,22 @@ public final class PoolOptions {
     return residency;
   }
 
+  /**
+   * What every device buffer the pool holds is registered with, once, from its fresh allocation
+   * until its memory goes back to the device (see {@link BufferRegistrar}); in the order they
+   * were given. Default none.
+   */
+  public List<BufferRegistrar> getRegistrars() {
+    return registrars;
+  }
+
   @Override
   public String toString() {
     return "PoolOptions[bucketPolicy=" + bucketPolicy + ", residency=" + residency
         + ", cacheLimit=" + limit(cacheLimit) + ", memoryLimit=" + limit(memoryLimit)
         + ", leakDetection=" + leakDetection + ", strictClose=" + strictClose
-        + ", poisonOnRecycle=" + poisonOnRecycle + "]";
+        + ", poisonOnRecycle=" + poisonOnRecycle
+        + (registrars.isEmpty() ? "" : ", registrars=" + registrars) + "]";
   }
 
   private static String limit(long bytes) {
@@ -176,6 +193,7 @@ public final class PoolOptions {
     private LeakDetection leakDetection = leakProperty();
     private boolean strictClose = Boolean.getBoolean("mlxarena.strictClose");
     private boolean poisonOnRecycle = Boolean.getBoolean("mlxarena.poisonOnRecycle");
+    private final List<BufferRegistrar> registrars = new ArrayList<>();
 
     private Builder() {}
 
@@ -253,6 +271,23 @@ public final class PoolOptions {
     /** Sets whether pooled buffers are added to the device's residency set. */
     public Builder residency(boolean enabled) {
       this.residency = enabled;
+      return this;
+    }
+
+    /**
+     * Adds a registrar: every device buffer the pool holds is registered with it once, and
+     * deregistered before its memory goes back to the device (see {@link BufferRegistrar}).
+     */
+    public Builder registrar(BufferRegistrar registrar) {
+      registrars.add(Objects.requireNonNull(registrar, "registrar"));
+      return this;
+    }
+
+    /** Replaces the registrars with {@code all}, in order; see {@link #registrar}. */
+    public Builder registrars(List<? extends BufferRegistrar> all) {
+      List<BufferRegistrar> copy = List.copyOf(Objects.requireNonNull(all, "registrars"));
+      registrars.clear();
+      registrars.addAll(copy);
       return this;
     }
 

@@ -25,9 +25,15 @@ package dev.mlxarena;
  * @param residencyCommits residency commits this pool made
  * @param deferredCount buffers handed back with a fence that has not completed yet
  * @param deferredBytes capacity of those buffers (part of {@code heldBytes})
- * @param trims times cached buffers went back to the device (cache limit, memory limit, {@code trim})
+ * @param trims times cached buffers went back to the device (cache limit, memory limit, {@code trim()})
  * @param trimmedBytes bytes those trims gave back
  * @param oomRetries allocations retried after freeing cached buffers
+ * @param registrations registrations of fresh device buffers with the pool's registrars (one per
+ *     buffer and registrar; a recycled buffer is not registered again)
+ * @param deregistrations deregistrations from the pool's registrars, before the memory was freed
+ * @param registrarFailures registrar calls that threw (contained: see {@code BufferRegistrar})
+ * @param lockedAllocations allocations served under the pool's lock, the shared path: every one
+ *     that the allocating scope's own reserve could not serve, and every batch allocation
  */
 public record PoolStats(
     long activeCount,
@@ -50,11 +56,15 @@ public record PoolStats(
     long deferredBytes,
     long trims,
     long trimmedBytes,
-    long oomRetries) {
+    long oomRetries,
+    long registrations,
+    long deregistrations,
+    long registrarFailures,
+    long lockedAllocations) {
 
   /** All zero. */
   public static PoolStats empty() {
-    return new PoolStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    return new PoolStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   }
 
   /** Allocations that had to go to the device: {@code allocations - reuseHits}. */
@@ -89,7 +99,11 @@ public record PoolStats(
         deferredBytes,
         trims - earlier.trims,
         trimmedBytes - earlier.trimmedBytes,
-        oomRetries - earlier.oomRetries);
+        oomRetries - earlier.oomRetries,
+        registrations - earlier.registrations,
+        deregistrations - earlier.deregistrations,
+        registrarFailures - earlier.registrarFailures,
+        lockedAllocations - earlier.lockedAllocations);
   }
 
   /** A small table of the figures, for logs. */
@@ -103,18 +117,20 @@ public record PoolStats(
             + "  %-10s %10d %16d%n"
             + "  %-10s %10d %16d%n"
             + "  requested bytes %d, peak active %d, peak held %d%n"
-            + "  allocations %d: %d reuse hits, %d fresh (%.1f%% reuse); %d device frees%n"
+            + "  allocations %d: %d reuse hits, %d fresh (%.1f%% reuse), %d under the lock; %d device frees%n"
             + "  trims %d (%d bytes), OOM retries %d%n"
-            + "  residency: %d adds, %d removes, %d commits",
+            + "  residency: %d adds, %d removes, %d commits%n"
+            + "  registrars: %d registrations, %d deregistrations, %d failures",
         "", "buffers", "bytes",
         "active", activeCount, activeBytes,
         "cached", cachedCount, cachedBytes,
         "deferred", deferredCount, deferredBytes,
         "held", heldCount, heldBytes,
         requestedBytes, peakActiveBytes, peakHeldBytes,
-        allocations, reuseHits, freshAllocations, 100 * reuseRate(), deviceFrees,
+        allocations, reuseHits, freshAllocations, 100 * reuseRate(), lockedAllocations, deviceFrees,
         trims, trimmedBytes, oomRetries,
-        residencyAdds, residencyRemoves, residencyCommits);
+        residencyAdds, residencyRemoves, residencyCommits,
+        registrations, deregistrations, registrarFailures);
   }
 
   /** The share of allocations served from a free list, from 0 to 1 ({@code 0} before any). */

@@ -18,7 +18,7 @@ final class Registrations implements OwnedBuffer.Registrar {
   private final PoolLock lock;
   private final DeviceLedger ledger;
   /** Each registered block: its owner, and whether this pool added it to the residency set. */
-  private final Map<Block, Registration> registered = new IdentityHashMap<>();
+  private final IdentityHashMap<Block, Registration> registered = new IdentityHashMap<>();
 
   private record Registration(OwnedBuffer owner, boolean added) {}
 

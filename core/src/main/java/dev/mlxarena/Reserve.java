@@ -1,5 +1,6 @@
 package dev.mlxarena;
 
+import java.util.Arrays;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
@@ -12,7 +13,16 @@ import org.jspecify.annotations.Nullable;
  * closes, its record of issued buffers (in allocation order, compacted) becomes the tape of the
  * reserve it parks, and the next scope takes the tape's head whenever its bucket matches: a load
  * and a compare, no stack push at close and no pop at allocation. On the first request that does not
- * match, the rest of the tape spills into the stacks and allocation continues from them.
+ * match, the rest of the tape is indexed by bucket instead, and allocation continues from it.
+ *
+ * <h2>Why an index, not a spill, when a token leaves the tape's order</h2>
+ * Real tokens leave the order: a context that grows, routing that varies, a dynamic graph. The
+ * tape's unconsumed entries then become one chain per bucket, linked through {@link #next} by tape
+ * index: building and following the chains stores only {@code int}s. Moving the entries into the
+ * stacks instead would store a reference per block into a long-lived array, and under G1 each such
+ * store is a card mark behind a store-load fence, which cost as much as the rest of the
+ * allocation. The stacks hold what is left of older tapes, blocks put back, and the chains' blocks
+ * once a non-owner spills them.
  *
  * <p>Only the scope that owns a reserve reads its tape in order. Anyone else (allocation under the
  * pool's lock from a parked reserve, eviction, statistics) goes through methods that spill first
@@ -22,12 +32,23 @@ import org.jspecify.annotations.Nullable;
  */
 final class Reserve {
   private static final Block[] NO_TAPE = {};
+  private static final int[] NO_LINKS = {};
 
   private final BlockStack[] stacks;
-  /** Tape entries {@code [pos, len)} are FREE blocks of this reserve, in allocation order. */
+  /**
+   * Tape entries {@code [pos, len)} are FREE blocks of this reserve, in allocation order; while
+   * {@link #chained}, the unconsumed entries are those on the chains instead and {@code pos ==
+   * len}.
+   */
   Block[] tape = NO_TAPE;
   int pos;
   int len;
+  /** Whether the tape's unconsumed entries are on the chains of {@link #head}. */
+  private boolean chained;
+  /** Per bucket, the tape index of its chain's first entry, or {@code -1}: valid while chained. */
+  private final int[] head;
+  /** Per tape index, the next entry of the same bucket's chain, or {@code -1}. */
+  private int[] next = NO_LINKS;
   /** The buckets a scope's close recycled into this reserve, until they are stamped as used. */
   final long[] recycledBuckets;
   /** The thread that parked this reserve, while it is parked (see {@code FreeLists#adopt}). */
@@ -38,10 +59,14 @@ final class Reserve {
 
   Reserve(int buckets) {
     this.stacks = new BlockStack[buckets];
+    this.head = new int[buckets];
     this.recycledBuckets = new long[(buckets + 63) >>> 6];
   }
 
-  /** The owner's allocation: the tape's head if it fits, else a stack; {@code null} if none. */
+  /**
+   * The owner's allocation: the tape's head if it fits, else its bucket's chain, else a stack;
+   * {@code null} if none.
+   */
   @Nullable Block take(int bucket) {
     if (pos < len) {
       Block b = tape[pos];
@@ -49,18 +74,49 @@ final class Reserve {
         pos++;
         return b;
       }
-      spill();
+      chain();
+    }
+    if (chained) {
+      int j = head[bucket];
+      if (j >= 0) {
+        head[bucket] = next[j];
+        return tape[j];
+      }
     }
     BlockStack s = stacks[bucket];
     return s == null ? null : s.pop();
   }
 
-  /** Moves what is left of the tape into the stacks. */
+  /** Links the tape's unconsumed entries into one chain per bucket, in tape order. */
+  private void chain() {
+    if (next.length < len) {
+      next = new int[tape.length];
+    }
+    Arrays.fill(head, -1);
+    for (int i = len - 1; i >= pos; i--) {
+      int bucket = tape[i].bucket;
+      next[i] = head[bucket];
+      head[bucket] = i;
+    }
+    pos = len;
+    chained = true;
+  }
+
+  /** Moves what is left of the tape, in order or on the chains, into the stacks. */
   void spill() {
     for (int i = pos; i < len; i++) {
       push(tape[i]);
     }
     pos = len;
+    if (chained) {
+      for (int bucket = 0; bucket < head.length; bucket++) {
+        for (int j = head[bucket]; j >= 0; j = next[j]) {
+          push(tape[j]);
+        }
+        head[bucket] = -1;
+      }
+      chained = false;
+    }
   }
 
   /** Adds a block to the stacks. */
@@ -85,6 +141,11 @@ final class Reserve {
     if (pos < len) {
       return false;
     }
+    for (int i = 0; chained && i < head.length; i++) {
+      if (head[i] >= 0) {
+        return false;
+      }
+    }
     for (BlockStack s : stacks) {
       if (s != null && s.size() > 0) {
         return false;
@@ -99,6 +160,12 @@ final class Reserve {
     long total = 0;
     for (int i = pos; i < len; i++) {
       total += tape[i].capacity;
+    }
+    for (int bucket = 0; chained && bucket < head.length; bucket++) {
+      for (int j = head[bucket]; j >= 0; j = next[j]) {
+        n++;
+        total += tape[j].capacity;
+      }
     }
     for (BlockStack s : stacks) {
       if (s != null && s.size() > 0) {
@@ -116,6 +183,9 @@ final class Reserve {
     for (int i = pos; i < len; i++) {
       n += tape[i].bucket == bucket ? 1 : 0;
     }
+    for (int j = chained ? head[bucket] : -1; j >= 0; j = next[j]) {
+      n++;
+    }
     return n;
   }
 
@@ -123,6 +193,11 @@ final class Reserve {
   void forEach(Consumer<Block> visitor) {
     for (int i = pos; i < len; i++) {
       visitor.accept(tape[i]);
+    }
+    for (int bucket = 0; chained && bucket < head.length; bucket++) {
+      for (int j = head[bucket]; j >= 0; j = next[j]) {
+        visitor.accept(tape[j]);
+      }
     }
     BlockStack.forEach(stacks, visitor);
   }

@@ -56,7 +56,7 @@ final class SizeClassPolicy implements BucketPolicy {
     }
     int rel = index - granuleShift - 1;
     int e = granuleShift + (rel >>> kShift);
-    long j = (rel & (k - 1)) + 1;
+    long j = (rel & (k - 1)) + 1L;
     return (1L << e) + (j << (e - kShift));
   }
 

@@ -219,7 +219,10 @@ final class StreamLanes {
    */
   @Nullable Entry adopt(DeviceStream stream, long room) {
     Lane lane = find(stream);
-    for (int i = lane == null ? -1 : lane.entries.size() - 1; i >= 0; i--) {
+    if (lane == null) {
+      return null;
+    }
+    for (int i = lane.entries.size() - 1; i >= 0; i--) {
       Entry e = lane.entries.get(i);
       if (e.parkedByScope) {
         if (e.bytes > room) {
@@ -240,7 +243,10 @@ final class StreamLanes {
    */
   @Nullable Block pop(DeviceStream stream, int bucket) {
     Lane lane = find(stream);
-    for (int i = lane == null ? -1 : lane.entries.size() - 1; i >= 0; i--) {
+    if (lane == null) {
+      return null;
+    }
+    for (int i = lane.entries.size() - 1; i >= 0; i--) {
       Entry e = lane.entries.get(i);
       Block b = e.count == 0 ? null : e.reserve.popSpilled(bucket);
       if (b != null) {

@@ -2,6 +2,7 @@ package dev.mlxarena;
 
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.testing.CountingRegistrar;
 import dev.mlxarena.testing.DeviceHarness;
 import dev.mlxarena.testing.ResidencyProbe;
 import dev.mlxarena.testing.TestStream;
@@ -74,6 +75,8 @@ final class PoolMachine {
   final boolean canInjectFailures;
   final boolean poison;
   final List<TestStream> streams;
+  /** R2: every buffer the pool holds is registered here, once. */
+  final CountingRegistrar registrar = new CountingRegistrar("R2");
 
   // The model. Free buffers are in the global lists, in parked reserves (newest last), or in the
   // reserve of an open scope, exactly as FreeLists describes.
@@ -91,6 +94,8 @@ final class PoolMachine {
   long allocations;
   long fresh;
   long hits;
+  /** Allocations the scope's own reserve could not serve, and batches: those under the lock. */
+  long locked;
   long deviceFrees;
   long commits;
   long oomRetries;
@@ -102,8 +107,8 @@ final class PoolMachine {
   PoolMachine(Supplier<DeviceHarness> harnesses, boolean canInjectFailures, BucketPolicy policy, boolean poison) {
     this.harness = harnesses.get();
     this.device = harness.device();
-    this.pool = BufferPool.create(
-        device, PoolOptions.builder().bucketPolicy(policy).poisonOnRecycle(poison).build());
+    this.pool = BufferPool.create(device,
+        PoolOptions.builder().bucketPolicy(policy).poisonOnRecycle(poison).registrar(registrar).build());
     this.residency = device.residencySet() != null;
     this.canInjectFailures = canInjectFailures;
     this.poison = poison;
@@ -121,13 +126,15 @@ final class PoolMachine {
     long cap = pool.bucketSize(bytes);
     Set<DeviceBuffer> candidates = source(target, cap, true);
     boolean expectReuse = !candidates.isEmpty();
+    boolean fromReserve = expectReuse && target != null && target.reserve != null
+        && target.reserve.get(cap) == candidates;
     Buffer b = target == null ? pool.alloc(bytes, DType.U8) : target.scope.alloc(bytes, DType.U8);
     Live l = new Live(b, target, bytes, cap);
     check(b.capacity() == cap, "B5: capacity " + b.capacity() + " for " + bytes + " bytes, bucket " + cap);
     if (expectReuse) {
       check(candidates.contains(l.raw), "B5: a reuse must come from the bucket's free list");
       candidates.remove(l.raw);
-      if (target != null && target.reserve != null && target.reserve.get(cap) == candidates) {
+      if (fromReserve) {
         events.add("reuse from the scope's reserve");
       }
       reused(l, "Z1: a reused buffer keeps the bytes its last user wrote");
@@ -138,6 +145,7 @@ final class PoolMachine {
     }
     lanes.sweep();
     allocations++;
+    locked += fromReserve ? 0 : 1;
     live.add(l);
   }
 
@@ -189,6 +197,7 @@ final class PoolMachine {
         anyFresh = true;
       }
       allocations++;
+      locked++;
       live.add(l);
     }
     lanes.sweep();
@@ -355,6 +364,7 @@ final class PoolMachine {
       check(!held.contains(l.raw), "the retried allocation is a new device buffer");
       fresh(l);
       allocations++;
+      locked++;
       commits += residency ? 1 : 0;
       live.add(l);
       oomRetries++;
@@ -537,6 +547,12 @@ final class PoolMachine {
     Set<DeviceBuffer> poolHeld = identitySet();
     poolHeld.addAll(pool.audit().heldDeviceBuffers());
     check(poolHeld.equals(held), "A2: held buffers differ from the model");
+    // R2: the registrar holds exactly what the pool holds, each registered once.
+    check(registrar.breaches().isEmpty(), "R2: " + registrar.breaches());
+    check(registrar.registered().equals(held), "R2: registered buffers differ from the held ones");
+    check(registrar.registrations() - registrar.deregistrations() == held.size(),
+        "R2: " + registrar.registrations() + " registrations less " + registrar.deregistrations()
+            + " deregistrations for " + held.size() + " held buffers");
     // S1: what waits in each stream's lane is exactly the model's, and counts as waiting.
     long laneCount = 0;
     long laneBytes = 0;
@@ -591,6 +607,8 @@ final class PoolMachine {
     check(s.allocations() == allocations, "C1: allocations " + s.allocations() + " != " + allocations);
     check(s.freshAllocations() == fresh, "C1: freshAllocations");
     check(s.reuseHits() == hits, "C1: reuseHits");
+    check(s.lockedAllocations() == locked, "C1: lockedAllocations " + s.lockedAllocations()
+        + ", model " + locked + " (the model takes from a scope's reserve exactly when it has the bucket)");
     check(s.deviceFrees() == deviceFrees, "C1: deviceFrees");
     check(s.oomRetries() == oomRetries, "C1: oomRetries");
     // R1: residency membership and commits.

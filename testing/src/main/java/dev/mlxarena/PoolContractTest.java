@@ -297,18 +297,28 @@ public abstract class PoolContractTest {
       }
     }
     long fresh = pool.stats().freshAllocations();
+    long locked = pool.stats().lockedAllocations();
     Set<Long> handles = new HashSet<>();
     try (Scope second = pool.openScope()) {
-      for (int i = sizes.length - 1; i >= 0; i--) { // the reverse order: the replay spills
+      for (int i = sizes.length - 1; i >= 0; i--) { // the reverse order: the replay leaves the tape
         assertTrue(handles.add(second.alloc(sizes[i], DType.U8).nativeHandle()), "aliasing");
+        if (i == sizes.length - 1) {
+          assertEquals(2, pool.freeCount(100), "the reserve still counts what it has of a bucket");
+          assertEquals(1, pool.freeCount(5000));
+        }
       }
       assertEquals(fresh, pool.stats().freshAllocations(), "every request reused a buffer");
+      assertEquals(locked, pool.stats().lockedAllocations(), "every request came from the reserve");
     }
     try (Scope third = pool.openScope()) {
+      third.alloc(5000, DType.U8); // out of order at once, then the rest
       for (long n : sizes) {
-        third.alloc(n, DType.U8);
+        if (n != 5000) {
+          third.alloc(n, DType.U8);
+        }
       }
       assertEquals(fresh, pool.stats().freshAllocations());
+      assertEquals(locked, pool.stats().lockedAllocations());
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.mlxarena;
 
+import dev.mlxarena.testing.CountingRegistrar;
 import dev.mlxarena.testing.DeviceHarness;
 import dev.mlxarena.testing.ResidencyProbe;
 import java.lang.reflect.Field;
@@ -11,7 +12,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 /**
  * A JUnit extension that checks, after every test, what the test may have forgotten to assert:
  * each {@link BufferPool} field of the test instance still satisfies the pool's invariants; then
- * the pool is closed, and each {@link DeviceHarness} field has no allocation left (nothing leaked).
+ * the pool is closed, each {@link DeviceHarness} field has no allocation left (nothing leaked), and
+ * each {@link CountingRegistrar} field holds no registration and saw no breach.
  * Also usable directly through {@link #check(BufferPool)}.
  */
 public final class PoolInvariants implements AfterEachCallback {
@@ -29,6 +31,7 @@ public final class PoolInvariants implements AfterEachCallback {
     Object test = context.getRequiredTestInstance();
     List<BufferPool> pools = new ArrayList<>();
     List<DeviceHarness> devices = new ArrayList<>();
+    List<CountingRegistrar> registrars = new ArrayList<>();
     for (Class<?> c = test.getClass(); c != null; c = c.getSuperclass()) {
       for (Field f : c.getDeclaredFields()) {
         f.setAccessible(true);
@@ -37,6 +40,8 @@ public final class PoolInvariants implements AfterEachCallback {
           pools.add((BufferPool) v);
         } else if (v instanceof DeviceHarness) {
           devices.add((DeviceHarness) v);
+        } else if (v instanceof CountingRegistrar) {
+          registrars.add((CountingRegistrar) v);
         }
       }
     }
@@ -58,6 +63,12 @@ public final class PoolInvariants implements AfterEachCallback {
       ResidencyProbe r = d.residency();
       if (r != null && !r.isClean()) {
         throw new AssertionError("residency set has uncommitted changes after the test");
+      }
+    }
+    for (CountingRegistrar r : registrars) {
+      if (!r.breaches().isEmpty() || r.size() != 0) {
+        throw new AssertionError("registrar " + r + " after the pool closed: " + r.size()
+            + " buffers still registered, breaches " + r.breaches());
       }
     }
   }

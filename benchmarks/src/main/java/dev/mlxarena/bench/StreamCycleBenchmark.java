@@ -8,20 +8,12 @@ import dev.mlxarena.PoolOptions;
 import dev.mlxarena.Scope;
 import dev.mlxarena.host.HostDevice;
 import dev.mlxarena.spi.Device;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OperationsPerInvocation;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
@@ -33,14 +25,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * token's buffers at once and polls no fence, so both should cost what a stream-less token does
  * ({@code ArenaCycleBenchmark.pool}).
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch"})
-@OperationsPerInvocation(Traces.LENGTH)
 @State(org.openjdk.jmh.annotations.Scope.Thread)
-public class StreamCycleBenchmark {
+public class StreamCycleBenchmark extends TokenTimed {
 
   @Param({"decode", "small"})
   public String trace;

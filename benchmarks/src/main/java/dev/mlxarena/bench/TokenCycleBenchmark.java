@@ -3,19 +3,11 @@ package dev.mlxarena.bench;
 import dev.mlxarena.BufferPool;
 import dev.mlxarena.PoolOptions;
 import dev.mlxarena.spi.Device;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OperationsPerInvocation;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
@@ -23,15 +15,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * (every allocation, then the scope's close) on a pool warmed to its steady state, and figures are
  * per allocation. Subclasses choose the device, the options and the trace, and may add baselines.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-// The heap is touched up front, so that no measurement pays the first touch of fresh pages.
-@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch"})
-@OperationsPerInvocation(Traces.LENGTH)
 @State(org.openjdk.jmh.annotations.Scope.Thread)
-public abstract class TokenCycleBenchmark {
+public abstract class TokenCycleBenchmark extends TokenTimed {
   protected long[] sizes;
   protected Device device;
   protected BufferPool pool;

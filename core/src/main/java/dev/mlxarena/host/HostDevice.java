@@ -118,10 +118,9 @@ public final class HostDevice implements Device {
   }
 
   private HostBuffer own(DeviceBuffer buffer) {
-    if (!(buffer instanceof HostBuffer)) {
+    if (!(buffer instanceof HostBuffer b)) {
       throw new IllegalArgumentException(buffer + " was not allocated by the host device");
     }
-    HostBuffer b = (HostBuffer) buffer;
     b.requireLive();
     return b;
   }

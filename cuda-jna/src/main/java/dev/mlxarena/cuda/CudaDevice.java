@@ -154,6 +154,15 @@ public final class CudaDevice implements Device {
     }
   }
 
+  /**
+   * Forgets which device this library made current on the calling thread, so that the next call
+   * sets it again: for after a library that may switch the thread's context (NCCL's communicator
+   * set-up sets each device it initialises).
+   */
+  static void forgetCurrent() {
+    CURRENT.get()[0] = null;
+  }
+
   /** Per thread, the device whose context this library last made current there. */
   private static final ThreadLocal<@Nullable CudaDevice[]> CURRENT =
       ThreadLocal.withInitial(() -> new CudaDevice[1]);

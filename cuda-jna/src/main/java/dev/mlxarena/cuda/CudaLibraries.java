@@ -20,9 +20,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Finds and loads the CUDA libraries this backend uses besides the driver: NVRTC (the runtime
- * compiler) and cuBLAS. Neither comes with the driver; they come with the CUDA toolkit, with a
- * distribution's packages, or with PyTorch's pip wheels ({@code nvidia-*} packages in a Python
- * site-packages directory). The search, in order:
+ * compiler), cuBLAS and NCCL (collectives across GPUs). None comes with the driver; they come with
+ * the CUDA toolkit, with a distribution's packages, or with PyTorch's pip wheels ({@code nvidia-*}
+ * packages in a Python site-packages directory). The search, in order:
  *
  * <ol>
  *   <li>the directories named by the system property {@value #PATH_PROPERTY} (separated like a
@@ -33,7 +33,8 @@ import org.jspecify.annotations.Nullable;
  *       {@code $CONDA_PREFIX}, the environment of each {@code python3} on {@code $PATH}, {@code
  *       ~/.local}, {@code /usr/local}, {@code /usr}, {@code /opt/conda} and on {@code $PYTHONPATH}: {@code nvidia/cu13/lib} (CUDA 13 wheels), {@code
  *       nvidia/cu12/lib}, and the per-library folders of CUDA 12 wheels ({@code
- *       nvidia/cuda_nvrtc/lib}, {@code nvidia/cublas/lib});
+ *       nvidia/cuda_nvrtc/lib}, {@code nvidia/cublas/lib}) and of NCCL's wheels ({@code
+ *       nvidia/nccl/lib}, from {@code nvidia-nccl-cu13} or {@code -cu12});
  *   <li>the directories on {@code $LD_LIBRARY_PATH};
  *   <li>the system loader by name ({@code ld.so.cache}).
  * </ol>
@@ -70,6 +71,13 @@ final class CudaLibraries<L> {
       List.of("libcublasLt"),
       systemNames(List.of("libcublas.so.13", "libcublas.so.12", "libcublas.so"), List.of("cublas64_13", "cublas64_12")),
       "the CUDA toolkit, or pip install nvidia-cublas");
+
+  static final Spec NCCL = new Spec(
+      "NCCL", "libnccl",
+      List.of("nvidia/nccl/lib"),
+      List.of(),
+      systemNames(List.of("libnccl.so.2", "libnccl.so"), List.of("nccl")),
+      "pip install nvidia-nccl-cu13 (or nvidia-nccl-cu12), or NVIDIA's libnccl2 package");
 
   private static List<String> systemNames(List<String> unix, List<String> windows) {
     return Platform.isWindows() ? windows : unix;

@@ -109,8 +109,9 @@ public final class KernelCompiler {
       if (!out.ok()) {
         throw new KernelCompileException(source.name(), arch, options, out.statusName(), out.log());
       }
-      boolean cubin = out.cubin() != null && out.cubin().length > 0;
-      byte[] bytes = cubin ? out.cubin() : stripNul(out.ptx());
+      byte[] cubinImage = out.cubin();
+      boolean cubin = cubinImage != null && cubinImage.length > 0;
+      byte[] bytes = cubinImage != null && cubin ? cubinImage : stripNul(out.ptx());
       image = new KernelImage(source.name(), arch, cubin, bytes, out.log(), false);
       long ms = (System.nanoTime() - t0) / 1_000_000;
       KernelImage done = image;

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Where NVRTC and cuBLAS are looked for, and what the message says when they are not found. Every
+ * Where NVRTC, cuBLAS and NCCL are looked for, and what the message says when they are not found. Every
  * search here is given its own places, the toolkit's default directory included (under the test's
  * temporary directory, absent unless a test makes it), so what this machine has installed changes
  * nothing.
@@ -147,6 +147,21 @@ class CudaLibrariesTest {
   }
 
   @Test
+  void ncclIsFoundInTheLayoutOfItsPipWheelAndTheMessageSaysHowToInstallIt() throws IOException {
+    DeviceUnavailableException e = assertThrows(DeviceUnavailableException.class,
+        () -> search(List.of(tmp.resolve("venv"))).load(CudaLibraries.NCCL));
+    assertTrue(e.getMessage().startsWith("NCCL could not be loaded (libnccl.so.*)"), e.getMessage());
+    assertTrue(e.getMessage().contains("the system loader: libnccl.so.2"), e.getMessage());
+    assertTrue(e.getMessage().contains("pip install nvidia-nccl-cu13"), e.getMessage());
+
+    Path site = tmp.resolve("venv/lib/python3.12/site-packages");
+    Path dir = site.resolve("nvidia/nccl/lib");
+    lib(dir, "libnccl.so.2");
+    CudaLibraries.Loaded<String> l = search(List.of(tmp.resolve("venv")), "libnccl.so.2").load(CudaLibraries.NCCL);
+    assertEquals(dir.resolve("libnccl.so.2").toString(), l.opened());
+  }
+
+  @Test
   void theHighestVersionIsTriedFirstAndAFailureFallsBackToTheNext() throws IOException {
     Path dir = tmp.resolve("cuda/lib64");
     lib(dir, "libcublas.so.12");
@@ -180,8 +195,8 @@ class CudaLibrariesTest {
   }
 
   @Test
-  void onThisMachineNvrtcAndCublasEitherLoadOrSayWhere() {
-    for (CudaLibraries.Spec spec : List.of(CudaLibraries.NVRTC, CudaLibraries.CUBLAS)) {
+  void onThisMachineNvrtcCublasAndNcclEitherLoadOrSayWhere() {
+    for (CudaLibraries.Spec spec : List.of(CudaLibraries.NVRTC, CudaLibraries.CUBLAS, CudaLibraries.NCCL)) {
       try {
         CudaLibraries.system().load(spec);
       } catch (DeviceUnavailableException e) {

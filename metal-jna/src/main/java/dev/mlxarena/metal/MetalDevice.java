@@ -370,10 +370,10 @@ public final class MetalDevice implements Device {
   }
 
   static MetalBuffer metal(DeviceBuffer buffer) {
-    if (!(buffer instanceof MetalBuffer)) {
+    if (!(buffer instanceof MetalBuffer m)) {
       throw new IllegalArgumentException(buffer + " is not a Metal buffer");
     }
-    return (MetalBuffer) buffer;
+    return m;
   }
 
   static String message(byte[] nulTerminated) {

@@ -19,8 +19,9 @@ public final class Shims {
   /** The simulation shim's library name. */
   public static final String SIM = "mlxshim_sim";
 
-  private static volatile SimShimLibrary sim;
-  private static volatile ShimLibrary metal;
+  // null until first loaded
+  private static volatile @Nullable SimShimLibrary sim;
+  private static volatile @Nullable ShimLibrary metal;
 
   private Shims() {}
 

@@ -1,6 +1,7 @@
 package dev.mlxarena.metal;
 
 import dev.mlxarena.PoolContractTest;
+import dev.mlxarena.RegistrarContractTest;
 import dev.mlxarena.ResidencyAndFaultContractTest;
 import dev.mlxarena.testing.DeviceHarness;
 import org.junit.jupiter.api.Nested;
@@ -48,6 +49,14 @@ class SimPoolTest {
     @Override
     protected DeviceHarness newHarness() {
       return new SimHarness(StorageMode.PRIVATE, true);
+    }
+  }
+
+  @Nested
+  class Registrars extends RegistrarContractTest {
+    @Override
+    protected DeviceHarness newHarness() {
+      return SimHarness.shared();
     }
   }
 }

@@ -193,12 +193,16 @@ final class DecodeDriver<S, T, O> {
 
   /** One step in a fresh token scope, closed before this returns, whatever happens. */
   private TokenEvent<T> runStep() throws Exception {
+    S current = state; // null only if the initial state was: every step's state is checked
+    if (current == null) {
+      throw new NullPointerException("the initial state factory returned null");
+    }
     PoolStats before = events ? loop.pool.stats() : null;
     long t0 = System.nanoTime();
     Step<S, T> step;
     Scope token = loop.openTokenScope();
     try {
-      step = loop.step.apply(token, state);
+      step = loop.step.apply(token, current);
       if (step == null) {
         throw new NullPointerException("the decode step returned null at token " + index);
       }

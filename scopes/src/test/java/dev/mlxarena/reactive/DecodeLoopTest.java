@@ -223,6 +223,20 @@ class DecodeLoopTest {
   }
 
   @Test
+  void aNullInitialStateFailsTheRunBeforeAnyStep() {
+    DecodeLoop<State, Integer> l =
+        DecodeLoop.<State, Integer>builder(pool, this::step).initialState(session -> null).build();
+    StepVerifier.create(l.run())
+        .expectErrorSatisfies(
+            e -> {
+              assertEquals(NullPointerException.class, e.getClass());
+              assertEquals("the initial state factory returned null", e.getMessage());
+            })
+        .verify();
+    assertEquals(0, steps.get(), "no step saw the null state");
+  }
+
+  @Test
   void anErrorWhileClosingIsSuppressedIntoTheStepError() {
     IllegalStateException boom = new IllegalStateException("step failed");
     DecodeLoop<State, Integer> l =

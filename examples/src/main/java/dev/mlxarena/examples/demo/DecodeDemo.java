@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.function.IntConsumer;
 import me.tongfei.progressbar.ProgressBar;
@@ -131,6 +132,16 @@ public final class DecodeDemo implements Callable<Integer> {
   @Option(names = "--no-progress", description = "No progress bar (for logs and scripts).")
   private boolean noProgress;
 
+  @Option(names = "--tp", defaultValue = "1", paramLabel = "N",
+      description = "CUDA: tensor parallelism over N GPUs (Megatron-style, NCCL all-reduces, one pool, stream and"
+          + " thread per GPU; pooled). Default: ${DEFAULT-VALUE}.")
+  private int tp = 1;
+
+  @Option(names = "--nccl-register", defaultValue = "both", paramLabel = "on|off|both",
+      description = "With --tp: register the pools' buffers with NCCL (on), not (off), or measure both. Default:"
+          + " ${DEFAULT-VALUE}.")
+  private String ncclRegister = "both";
+
   /** Whether the progress bar may redraw its line: only on a terminal, never into a pipe or a file. */
   private final boolean terminal;
 
@@ -243,6 +254,16 @@ public final class DecodeDemo implements Callable<Integer> {
       default -> throw new ParameterException(spec.commandLine(),
           "unknown --policy '" + policy + "': choose pow2 or classes");
     };
+    if (tp != 1) {
+      try {
+        Shard.check(cfg, tp);
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), e.getMessage());
+      }
+      if (!backend.equalsIgnoreCase("cuda")) {
+        throw new ParameterException(spec.commandLine(), "--tp runs on CUDA GPUs only: add --backend cuda");
+      }
+    }
     if (onGpu(llama)) {
       try {
         return runOnGpu(out, cfg, dtype, bucketPolicy);
@@ -251,7 +272,7 @@ public final class DecodeDemo implements Callable<Integer> {
           throw e;
         }
         spec.commandLine().getErr().println("note: the CUDA GPU here cannot run the demo's kernels ("
-            + e.getMessage().lines().findFirst().orElse("") + "); running on the host instead");
+            + Objects.requireNonNullElse(e.getMessage(), "").lines().findFirst().orElse("") + "); running on the host instead");
       }
     }
     List<DemoRun.Mode> modes = compare
@@ -334,8 +355,24 @@ public final class DecodeDemo implements Callable<Integer> {
       default -> throw new ParameterException(spec.commandLine(),
           "unknown --matmul '" + matmul + "': choose kernel or cublas");
     };
-    GpuDemo.run(out, new GpuDemo.Settings(model, cfg, dtype, bucketPolicy, modes, cublas, fuse, pdl, poison, tokens,
-        readbackLag, seed, profile, !noProgress, report));
+    GpuDemo.Settings settings = new GpuDemo.Settings(model, cfg, dtype, bucketPolicy, modes, cublas, fuse, pdl, poison,
+        tokens, readbackLag, seed, profile, !noProgress, report);
+    if (tp > 1) {
+      if (!modes.equals(List.of(GpuRun.Mode.POOLED))) {
+        throw new ParameterException(spec.commandLine(), "--tp " + tp + " runs pooled only: drop --compare, --no-pool"
+            + " and --alloc");
+      }
+      List<Boolean> register = switch (ncclRegister) {
+        case "on" -> List.of(true);
+        case "off" -> List.of(false);
+        case "both" -> List.of(false, true);
+        default -> throw new ParameterException(spec.commandLine(),
+            "unknown --nccl-register '" + ncclRegister + "': choose on, off or both");
+      };
+      TpDemo.run(out, settings, tp, register);
+      return 0;
+    }
+    GpuDemo.run(out, settings);
     return 0;
   }
 

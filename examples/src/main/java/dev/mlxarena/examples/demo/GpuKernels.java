@@ -80,7 +80,7 @@ final class GpuKernels {
     argmax = module.kernel("argmax" + t, 3);
     matvec = module.kernel("matvec" + t, 7);
     matvecSwiglu = module.kernel("matvec_swiglu" + t, 6);
-    initUniform = module.kernel("init_uniform" + t, 4);
+    initUniform = module.kernel("init_uniform" + t, 7);
     fill = module.kernel("fill" + t, 3);
     hold = module.kernel("hold", 3);
     for (CudaKernel k : new CudaKernel[] {embed, rmsNorm, rope, scores, softmax, values, attention, add, swiglu, argmax,
@@ -256,7 +256,21 @@ final class GpuKernels {
 
   /** out[i] = {@link Weights#uniform}(seed, i, scale) for i < n. */
   void initUniform(long out, long n, long seed, float scale) {
-    initUniform.ptr(out).i64(n).i64(seed).f32(scale).launch(stream, Math.min(blocks(n, THREADS), 1 << 16), THREADS);
+    initUniform(out, 1, n, n, 0, seed, scale);
+  }
+
+  /**
+   * A {@code rows x cols} tile of a tensor: out[r * cols + c] = {@link Weights#uniform}(seed, first +
+   * r * ld + c, scale). A rank's rows of a row-major matrix are one tile ({@code ld = cols}); its
+   * columns another ({@code ld} the matrix's width, {@code first} the first column).
+   */
+  void initUniform(long out, long rows, long cols, long ld, long first, long seed, float scale) {
+    if (rows < 0 || cols < 0 || ld < cols || first < 0) {
+      throw new IllegalArgumentException("a tile of " + rows + " x " + cols + " at " + first + ", stride " + ld
+          + ", is not inside a tensor");
+    }
+    initUniform.ptr(out).i64(rows).i64(cols).i64(ld).i64(first).i64(seed).f32(scale)
+        .launch(stream, Math.min(blocks(rows * cols, THREADS), 1 << 16), THREADS);
   }
 
   /** out[i] = value for i < n. */

@@ -10,9 +10,9 @@ import org.jspecify.annotations.Nullable;
  * tokens, in microseconds, each taken on its own.
  *
  * <p>The host's time per token is the interval from one step's start to the next's. It splits into
- * the kernel launches, the cuBLAS calls, allocating, recycling (opening and closing the token
- * scope, the fence it records included; in the driver modes the frees), waiting for read-back
- * token ids, and the rest (the decode loop, the read-back copy and its fence, argument checks):
+ * the kernel launches, the cuBLAS calls, the NCCL collectives (a rank of a tensor-parallel run),
+ * allocating, recycling (opening and closing the token scope, the fence it records included; in
+ * the driver modes the frees), waiting for read-back token ids, and the rest (the decode loop, the read-back copy and its fence, argument checks):
  * the rest is the median of what each token's interval leaves over. Waiting is time the host
  * spends ahead of the GPU; the host's own work per token is the interval less the waiting.
  *
@@ -27,7 +27,7 @@ import org.jspecify.annotations.Nullable;
 record GpuProfile(
     int tokens, double hostInterval, double launches, double blas, double alloc, double recycle,
     double readback, double rest, double hostWork, double launchCount, double blasCount, double allocCount,
-    double gpuInterval, double gpuSpan, double gpuAlone, int held, int holdsTimedOut) {
+    double gpuInterval, double gpuSpan, double gpuAlone, int held, int holdsTimedOut, double nccl, double ncclCount) {
 
   /** The profile of {@code r}, or null when it was not profiled. */
   static @Nullable GpuProfile of(GpuRun.Result r) {
@@ -46,7 +46,7 @@ record GpuProfile(
       double iv = (t.get(i + 2).startNanos() - s.startNanos()) / 1e3;
       interval[i] = iv;
       work[i] = iv - s.readbackNanos() / 1e3;
-      rest[i] = work[i] - (s.launchNanos() + s.blasNanos() + s.allocNanos() + s.recycleNanos()) / 1e3;
+      rest[i] = work[i] - (s.launchNanos() + s.blasNanos() + s.ncclNanos() + s.allocNanos() + s.recycleNanos()) / 1e3;
     }
     return new GpuProfile(steady.size(), median(interval), median(steady, s -> s.launchNanos() / 1e3),
         median(steady, s -> s.blasNanos() / 1e3), median(steady, s -> s.allocNanos() / 1e3),
@@ -54,7 +54,8 @@ record GpuProfile(
         median(work), median(steady, s -> s.launches()), median(steady, s -> s.blasCalls()),
         median(steady, s -> s.allocations()), median(Arrays.copyOfRange(gpu.intervals(), 1, gpu.intervals().length)),
         median(Arrays.copyOfRange(gpu.spans(), 1, gpu.spans().length)), median(gpu.heldSpans()),
-        gpu.heldSpans().length, gpu.holdsTimedOut());
+        gpu.heldSpans().length, gpu.holdsTimedOut(), median(steady, s -> s.ncclNanos() / 1e3),
+        median(steady, s -> s.ncclCalls()));
   }
 
   private static double median(List<GpuRun.TokenStat> tokens, ToDoubleFunction<GpuRun.TokenStat> f) {

@@ -98,7 +98,8 @@ final class GpuRun {
    * for read-back ids; and when the step started, for the intervals between tokens.
    */
   record TokenStat(long startNanos, long stepNanos, long allocNanos, long recycleNanos, int allocations,
-      long requestedBytes, long launches, long launchNanos, long blasCalls, long blasNanos, long readbackNanos) {
+      long requestedBytes, long launches, long launchNanos, long blasCalls, long blasNanos, long readbackNanos,
+      long ncclCalls, long ncclNanos) {
 
     /** Allocating and recycling together. */
     long allocRecycleNanos() {
@@ -112,11 +113,16 @@ final class GpuRun {
    */
   record GpuTimes(double[] intervals, double[] spans, double[] heldSpans, int holdsTimedOut) {}
 
-  /** The outcome of a run. */
+  /**
+   * The outcome of a run.
+   *
+   * @param allReduce what the sampled tokens' all-reduces took on the GPU (a rank of a
+   *     tensor-parallel run); else null
+   */
   record Result(
       Mode mode, List<TokenStat> tokens, int[] ids, long elapsedNanos, long timerNanos, long peakScratchBytes,
       long peakDeviceBytes, long modelBytes, @Nullable PoolStats pool, long freshAfterFirst, int lag,
-      @Nullable GpuTimes gpu) {
+      @Nullable GpuTimes gpu, TpCollective.@Nullable Times allReduce) {
 
     String checksum() {
       return DemoRun.checksum(ids);
@@ -138,6 +144,11 @@ final class GpuRun {
     /** Kernel launches and cuBLAS calls per token, on average. */
     double callsPerToken() {
       return tokens.stream().mapToLong(t -> t.launches() + t.blasCalls()).average().orElse(0);
+    }
+
+    /** NCCL collectives per token, on average. */
+    double ncclCallsPerToken() {
+      return tokens.stream().mapToLong(TokenStat::ncclCalls).average().orElse(0);
     }
 
     /** Median over the tokens of the host time allocating and recycling, timer cost removed. */
@@ -165,7 +176,14 @@ final class GpuRun {
 
   /** A step's own measurements, carried to the subscriber with the id that became readable. */
   private record Gen(int ready, long startNanos, long allocNanos, long freeNanos, int allocations, long bytes,
-      long inStepNanos, long launches, long launchNanos, long blasCalls, long blasNanos, long readbackNanos) {}
+      long inStepNanos, long launches, long launchNanos, long blasCalls, long blasNanos, long readbackNanos,
+      long ncclCalls, long ncclNanos) {}
+
+  /**
+   * How many tokens' all-reduces a rank of a tensor-parallel run times on the GPU: the run's last
+   * ones (a few dozen events on the stream, so every run does it).
+   */
+  static final int ALL_REDUCE_SAMPLES = 8;
 
   private GpuRun() {}
 
@@ -198,6 +216,8 @@ final class GpuRun {
     OpTimer ops = engine.ops;
     GpuKernels kernels = engine.kernels;
     int held = probe.profile() ? Math.min(probe.held(), tokens) : 0;
+    TpCollective collective = engine.collective;
+    int samples = collective != null ? Math.min(ALL_REDUCE_SAMPLES, tokens - 1) : 0;
     CudaMemoryPool mempool = mode == Mode.CU_MEM_ALLOC_ASYNC ? CudaMemoryPool.defaultOf(device) : null;
     if (mempool != null) {
       mempool.setReleaseThreshold(CudaMemoryPool.KEEP_ALL);
@@ -210,7 +230,10 @@ final class GpuRun {
     int start = (int) Math.floorMod(seed, (long) cfg.vocab());
     PoolOptions options = PoolOptions.builder().bucketPolicy(policy).poisonOnRecycle(poison).build();
     ops.timing(probe.profile());
-    try (BufferPool pool = BufferPool.create(device, options);
+    if (collective != null) {
+      collective.timeTokens(samples);
+    }
+    try (BufferPool pool = engine.pool(options);
         PinnedHostBuffer hostIds = PinnedHostBuffer.allocate(device, 4L * (tokens + 1));
         CudaTimeline marks = probe.profile() ? CudaTimeline.create(stream, 2 * tokens) : null;
         StreamHolds holds = held > 0 ? new StreamHolds(device, held) : null) {
@@ -220,6 +243,8 @@ final class GpuRun {
         long launchNanos = ops.launchNanos;
         long blasCalls = ops.blasCalls;
         long blasNanos = ops.blasNanos;
+        long ncclCalls = ops.ncclCalls;
+        long ncclNanos = ops.ncclNanos;
         GpuScratch s = switch (mode) {
           case POOLED -> new GpuScratch.Pooled(scope);
           case CU_MEM_ALLOC -> new GpuScratch.Driver(device, live);
@@ -232,6 +257,9 @@ final class GpuRun {
         }
         if (marks != null) {
           marks.mark(2 * pos);
+        }
+        if (collective != null) {
+          collective.sample(pos >= tokens - samples ? pos - (tokens - samples) : -1);
         }
         long next = st.ids() + 4L * (pos + 1);
         model.forward(pos, st.ids(), st.kv(), s, stream);
@@ -258,9 +286,9 @@ final class GpuRun {
         long t1 = System.nanoTime();
         return Step.of(new State(pos + 1, st.kv(), st.ids()), new Gen(ready, t0, s.nanos, s.freeNanos, s.count,
             s.bytes, t1 - t0, ops.launches - launches, ops.launchNanos - launchNanos, ops.blasCalls - blasCalls,
-            ops.blasNanos - blasNanos, t1 - r0));
+            ops.blasNanos - blasNanos, t1 - r0, ops.ncclCalls - ncclCalls, ops.ncclNanos - ncclNanos));
       }).initialState(session -> {
-        GpuTransformer.KvCache kv = session.own(new GpuTransformer.KvCache(device, cfg, model.dtype));
+        GpuTransformer.KvCache kv = session.own(model.kvCache(device));
         Buffer ids = session.own(device.allocBuffer(4L * (tokens + 1), DType.I32, tokens + 1));
         ids.copyFrom(new int[] {start});
         // Closed first when the loop ends: nothing is freed while the GPU may still use it.
@@ -287,12 +315,14 @@ final class GpuRun {
         // recycling. The driver modes free in the step.
         long recycle = mode == Mode.POOLED ? Math.max(0, e.stepTime().toNanos() - g.inStepNanos()) : g.freeNanos();
         stats.add(new TokenStat(g.startNanos(), e.stepTime().toNanos(), g.allocNanos(), recycle, g.allocations(),
-            g.bytes(), g.launches(), g.launchNanos(), g.blasCalls(), g.blasNanos(), g.readbackNanos()));
+            g.bytes(), g.launches(), g.launchNanos(), g.blasCalls(), g.blasNanos(), g.readbackNanos(), g.ncclCalls(),
+            g.ncclNanos()));
         if (e.index() > 0) {
           fresh += e.poolDelta().freshAllocations();
         }
       }
       GpuTimes gpu = marks == null ? null : gpuTimes(marks, tokens, held, holds);
+      TpCollective.Times allReduce = collective == null ? null : TpCollective.Times.of(collective.times(samples));
       int[] ids = new int[tokens];
       for (int i = 0; i < tokens; i++) {
         ids[i] = hostIds.getInt(4L * (i + 1));
@@ -306,11 +336,14 @@ final class GpuRun {
       if (mempool != null) {
         mempool.trimTo(0);
       }
-      long modelBytes = model.weightBytes() + cfg.kvBytes(model.dtype.byteSize());
+      long modelBytes = model.weightBytes() + model.kvBytes();
       return new Result(mode, stats, ids, elapsed, timer, peakScratch, peakUsed[0] - engine.baselineUsedBytes,
-          modelBytes, poolStats, fresh, lag, gpu);
+          modelBytes, poolStats, fresh, lag, gpu, allReduce);
     } finally {
       ops.timing(false);
+      if (collective != null) {
+        collective.stopTiming();
+      }
     }
   }
 

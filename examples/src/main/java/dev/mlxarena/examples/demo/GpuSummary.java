@@ -99,7 +99,7 @@ final class GpuSummary {
     out.printf(Locale.ROOT, "over %d tokens (the first and the last left out); each call timed with System.nanoTime,"
         + " the timer's own cost (%d ns a call) included%n", p.get(0).tokens(), profiled.get(0).timerNanos());
     GpuProfile alone = held == null ? null : GpuProfile.of(held);
-    if (alone != null && alone.held() > 0) {
+    if (held != null && alone != null && alone.held() > 0) {
       out.printf(Locale.ROOT, "GPU alone: a token's kernels, first to last, %.1f us (median of the last %d tokens of an"
               + " extra %s run at readback lag %d, each enqueued behind a held stream)%s%n", alone.gpuAlone(),
           alone.held(), held.mode().label, held.lag(), alone.holdsTimedOut() == 0 ? ""

@@ -40,11 +40,29 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Matrix-vector products go through cuBLAS ({@link Cublas#matvec}) or, with no cuBLAS handle,
  * through the project's own {@code matvec} kernels.
+ *
+ * <h2>Tensor parallelism</h2>
+ * Given a {@link Shard} of several ranks, the model holds one rank's part: its attention heads'
+ * query, key and value rows and its share of the gate and up rows (column-parallel), the matching
+ * columns of the output and down projections (row-parallel), and a KV cache of its key/value heads
+ * only. The output and down products are then partial sums, which {@link TpCollective} adds up over
+ * the ranks in place before the residual is added; in the fused graph rank 0 alone adds the
+ * residual in the product's epilogue, so that the sum carries it once. Weights are made as tiles of
+ * the whole model's tensors ({@link GpuKernels#initUniform(long, long, long, long, long, long,
+ * float)}), so the ranks together hold exactly the one-GPU model's weights.
  */
 final class GpuTransformer implements AutoCloseable {
   final ModelConfig cfg;
   final DType dtype;
   final boolean fused;
+  final Shard shard;
+  /** This rank's attention heads, key/value heads, query width, key/value width and FFN width. */
+  private final int heads;
+  private final int kvHeads;
+  private final int qDim;
+  final int kvDim;
+  private final int ffn;
+  private final @Nullable TpCollective collective;
   private final GpuKernels k;
   private final @Nullable Cublas blas;
   private final OpTimer ops;
@@ -66,9 +84,33 @@ final class GpuTransformer implements AutoCloseable {
    */
   GpuTransformer(CudaDevice device, GpuKernels kernels, @Nullable Cublas blas, OpTimer ops, ModelConfig cfg,
       boolean fused, long seed) {
+    this(device, kernels, blas, ops, cfg, fused, seed, Shard.WHOLE, null);
+  }
+
+  /**
+   * Makes {@code shard}'s part of the model (see the class comment); {@code collective} sums the
+   * ranks' partial products, and is null for the whole model.
+   *
+   * @throws IllegalArgumentException if the model does not split evenly, or a shard of several ranks
+   *     has no collective
+   */
+  GpuTransformer(CudaDevice device, GpuKernels kernels, @Nullable Cublas blas, OpTimer ops, ModelConfig cfg,
+      boolean fused, long seed, Shard shard, @Nullable TpCollective collective) {
+    Shard.check(cfg, shard.ranks());
+    if (shard.whole() != (collective == null)) {
+      throw new IllegalArgumentException("rank " + shard.rank() + " of " + shard.ranks() + " needs "
+          + (shard.whole() ? "no collective" : "a collective to sum its partial products"));
+    }
     this.cfg = cfg;
     this.dtype = kernels.dtype;
     this.fused = fused;
+    this.shard = shard;
+    this.heads = shard.heads(cfg);
+    this.kvHeads = shard.kvHeads(cfg);
+    this.qDim = heads * cfg.headDim();
+    this.kvDim = kvHeads * cfg.headDim();
+    this.ffn = shard.ffn(cfg);
+    this.collective = collective;
     this.k = kernels;
     this.blas = blas;
     this.ops = ops;
@@ -90,31 +132,64 @@ final class GpuTransformer implements AutoCloseable {
   }
 
   /**
-   * Tensor {@code t} on the device. {@link Weights#layout} asks for a layer's tensors in their
-   * fixed order, so {@code wq} allocates the buffer that {@code wk} and {@code wv} follow it into,
-   * and {@code wGate} the one {@code wUp} follows it into.
+   * This rank's part of tensor {@code t} on the device. {@link Weights#layout} asks for a layer's
+   * tensors in their fixed order, so {@code wq} allocates the buffer that {@code wk} and {@code wv}
+   * follow it into, and {@code wGate} the one {@code wUp} follows it into. Each is a tile of the
+   * whole tensor: the rank's rows of the column-parallel projections (Q, K, V, gate, up), its
+   * columns of the row-parallel ones (O, down), all of the rest.
    */
   private long random(CudaDevice device, long seed, Weights.Tensor t) {
     long es = dtype.byteSize();
     long h = cfg.hidden();
+    int r = shard.rank();
+    String name = t.name();
     long p;
-    if (t.name().startsWith("wq")) {
-      long rows = h + 2L * cfg.kvDim();
-      group = own(device.allocBuffer(rows * h * es, dtype, rows, h));
+    long rows;
+    long cols = h;
+    long ld = h;
+    long first;
+    if (name.startsWith("wq")) {
+      long groupRows = qDim + 2L * kvDim;
+      group = own(device.allocBuffer(groupRows * h * es, dtype, groupRows, h));
       p = group;
-    } else if (t.name().startsWith("wk")) {
-      p = group + h * h * es;
-    } else if (t.name().startsWith("wv")) {
-      p = group + (h + cfg.kvDim()) * h * es;
-    } else if (t.name().startsWith("wGate")) {
-      group = own(device.allocBuffer(2L * cfg.ffn() * h * es, dtype, 2L * cfg.ffn(), h));
+      rows = qDim;
+      first = r * qDim * h;
+    } else if (name.startsWith("wk")) {
+      p = group + qDim * h * es;
+      rows = kvDim;
+      first = r * kvDim * h;
+    } else if (name.startsWith("wv")) {
+      p = group + (qDim + kvDim) * h * es;
+      rows = kvDim;
+      first = r * kvDim * h;
+    } else if (name.startsWith("wGate")) {
+      group = own(device.allocBuffer(2L * ffn * h * es, dtype, 2L * ffn, h));
       p = group;
-    } else if (t.name().startsWith("wUp")) {
-      p = group + cfg.ffn() * h * es;
+      rows = ffn;
+      first = r * ffn * h;
+    } else if (name.startsWith("wUp")) {
+      p = group + ffn * h * es;
+      rows = ffn;
+      first = r * ffn * h;
+    } else if (name.startsWith("wo")) {
+      p = own(device.allocBuffer(h * qDim * es, dtype, h, qDim));
+      rows = h;
+      cols = qDim;
+      first = (long) r * qDim;
+    } else if (name.startsWith("wDown")) {
+      p = own(device.allocBuffer(h * ffn * es, dtype, h, ffn));
+      rows = h;
+      cols = ffn;
+      ld = cfg.ffn();
+      first = (long) r * ffn;
     } else {
       p = own(device.allocBuffer(t.count() * es, dtype, t.count()));
+      rows = 1;
+      cols = t.count();
+      ld = cols;
+      first = 0;
     }
-    k.initUniform(p, t.count(), Weights.tensorSeed(seed, t.index()), t.scale());
+    k.initUniform(p, rows, cols, ld, first, Weights.tensorSeed(seed, t.index()), t.scale());
     return p;
   }
 
@@ -134,20 +209,33 @@ final class GpuTransformer implements AutoCloseable {
     this.logitsTap = tap;
   }
 
-  /** The session's KV cache on the device: per layer, rotated keys and values for every position. */
+  /** Bytes of this rank's KV cache. */
+  long kvBytes() {
+    return (long) dtype.byteSize() * 2 * cfg.layers() * cfg.context() * kvDim;
+  }
+
+  /** A KV cache for this model (this rank's key/value heads) on {@code device}. */
+  KvCache kvCache(CudaDevice device) {
+    return new KvCache(device, cfg, dtype, kvDim);
+  }
+
+  /**
+   * The session's KV cache on the device: per layer, rotated keys and values for every position,
+   * {@code kvDim} wide (a rank's key/value heads).
+   */
   static final class KvCache implements AutoCloseable {
     final long[] keys;
     final long[] values;
     private final List<Buffer> buffers = new ArrayList<>();
 
-    KvCache(CudaDevice device, ModelConfig cfg, DType dtype) {
+    KvCache(CudaDevice device, ModelConfig cfg, DType dtype, int kvDim) {
       keys = new long[cfg.layers()];
       values = new long[cfg.layers()];
-      long n = (long) cfg.context() * cfg.kvDim();
+      long n = (long) cfg.context() * kvDim;
       for (int l = 0; l < cfg.layers(); l++) {
-        Buffer kb = device.allocBuffer(n * dtype.byteSize(), dtype, cfg.context(), cfg.kvDim());
+        Buffer kb = device.allocBuffer(n * dtype.byteSize(), dtype, cfg.context(), kvDim);
         buffers.add(kb);
-        Buffer vb = device.allocBuffer(n * dtype.byteSize(), dtype, cfg.context(), cfg.kvDim());
+        Buffer vb = device.allocBuffer(n * dtype.byteSize(), dtype, cfg.context(), kvDim);
         buffers.add(vb);
         keys[l] = kb.nativeHandle();
         values[l] = vb.nativeHandle();
@@ -189,29 +277,26 @@ final class GpuTransformer implements AutoCloseable {
   private long layer(int l, int pos, long x, KvCache kv, GpuScratch s) {
     Weights.Layer<Long> y = w.layers().get(l);
     int h = cfg.hidden();
-    int kvd = cfg.kvDim();
-    int ffn = cfg.ffn();
-    int heads = cfg.heads();
     int n = pos + 1;
     long xn = s.alloc(h, dtype);
     k.rmsNorm(x, y.attnNorm(), xn, h, TinyTransformer.EPS);
-    long q = s.alloc(h, dtype);
-    long kk = s.alloc(kvd, dtype);
-    long v = s.alloc(kvd, dtype);
-    matvec(y.wq(), xn, q, h, h);
-    matvec(y.wk(), xn, kk, kvd, h);
-    matvec(y.wv(), xn, v, kvd, h);
-    long qr = s.alloc(h, dtype);
-    k.ropeStoreKv(q, kk, v, ropeCos, ropeSin, qr, kv.keys[l], kv.values[l], pos, heads, cfg.kvHeads(),
-        cfg.headDim());
+    long q = s.alloc(qDim, dtype);
+    long kk = s.alloc(kvDim, dtype);
+    long v = s.alloc(kvDim, dtype);
+    matvec(y.wq(), xn, q, qDim, h);
+    matvec(y.wk(), xn, kk, kvDim, h);
+    matvec(y.wv(), xn, v, kvDim, h);
+    long qr = s.alloc(qDim, dtype);
+    k.ropeStoreKv(q, kk, v, ropeCos, ropeSin, qr, kv.keys[l], kv.values[l], pos, heads, kvHeads, cfg.headDim());
     long scores = s.alloc((long) heads * cfg.context(), DType.F32);
-    k.attentionScores(qr, kv.keys[l], scores, n, heads, cfg.kvHeads(), cfg.headDim(), cfg.context(), scale);
+    k.attentionScores(qr, kv.keys[l], scores, n, heads, kvHeads, cfg.headDim(), cfg.context(), scale);
     long probs = s.alloc((long) heads * cfg.context(), DType.F32);
     k.softmax(scores, probs, n, cfg.context(), heads);
-    long attn = s.alloc(h, dtype);
-    k.attentionValues(probs, kv.values[l], attn, n, heads, cfg.kvHeads(), cfg.headDim(), cfg.context());
+    long attn = s.alloc(qDim, dtype);
+    k.attentionValues(probs, kv.values[l], attn, n, heads, kvHeads, cfg.headDim(), cfg.context());
     long o = s.alloc(h, dtype);
-    matvec(y.wo(), attn, o, h, h);
+    matvec(y.wo(), attn, o, h, qDim);
+    allReduce(o, h);
     long x2 = s.alloc(h, dtype);
     k.add(x, o, x2, h);
     long xn2 = s.alloc(h, dtype);
@@ -224,6 +309,7 @@ final class GpuTransformer implements AutoCloseable {
     k.swiglu(gate, up, act, ffn);
     long down = s.alloc(h, dtype);
     matvec(y.wDown(), act, down, h, ffn);
+    allReduce(down, h);
     long x3 = s.alloc(h, dtype);
     k.add(x2, down, x3, h);
     return x3;
@@ -233,20 +319,17 @@ final class GpuTransformer implements AutoCloseable {
   private long fusedLayer(int l, int pos, long x, KvCache kv, GpuScratch s) {
     Weights.Layer<Long> y = w.layers().get(l);
     int h = cfg.hidden();
-    int kvd = cfg.kvDim();
-    int ffn = cfg.ffn();
-    int heads = cfg.heads();
     long es = dtype.byteSize();
     long xn = s.alloc(h, dtype);
     k.rmsNorm(x, y.attnNorm(), xn, h, TinyTransformer.EPS);
-    long qkv = s.alloc(h + 2L * kvd, dtype);
-    matvec(y.wq(), xn, qkv, h + 2 * kvd, h);
-    long qr = s.alloc(h, dtype);
-    k.ropeStoreKv(qkv, qkv + h * es, qkv + (h + kvd) * es, ropeCos, ropeSin, qr, kv.keys[l], kv.values[l], pos,
-        heads, cfg.kvHeads(), cfg.headDim());
-    long attn = s.alloc(h, dtype);
-    k.attention(qr, kv.keys[l], kv.values[l], attn, pos + 1, heads, cfg.kvHeads(), cfg.headDim(), scale);
-    long x2 = residualProduct(y.wo(), attn, x, h, h, s);
+    long qkv = s.alloc(qDim + 2L * kvDim, dtype);
+    matvec(y.wq(), xn, qkv, qDim + 2 * kvDim, h);
+    long qr = s.alloc(qDim, dtype);
+    k.ropeStoreKv(qkv, qkv + qDim * es, qkv + (qDim + kvDim) * es, ropeCos, ropeSin, qr, kv.keys[l], kv.values[l],
+        pos, heads, kvHeads, cfg.headDim());
+    long attn = s.alloc(qDim, dtype);
+    k.attention(qr, kv.keys[l], kv.values[l], attn, pos + 1, heads, kvHeads, cfg.headDim(), scale);
+    long x2 = residualProduct(y.wo(), attn, x, h, qDim, s);
     long xn2 = s.alloc(h, dtype);
     k.rmsNorm(x2, y.ffnNorm(), xn2, h, TinyTransformer.EPS);
     long act = s.alloc(ffn, dtype);
@@ -260,17 +343,31 @@ final class GpuTransformer implements AutoCloseable {
     return residualProduct(y.wDown(), act, x2, h, ffn, s);
   }
 
-  /** A fresh buffer holding {@code residual + W a}. */
+  /**
+   * A fresh buffer holding {@code residual + W a}; over several ranks {@code W a} is this rank's
+   * partial product, summed over the ranks before (cuBLAS) or with (the matvec kernel, rank 0
+   * adding the residual) the residual.
+   */
   private long residualProduct(long weight, long a, long residual, int rows, int cols, GpuScratch s) {
     long out = s.alloc(rows, dtype);
     if (blas == null) {
-      k.matvec(weight, a, residual, out, rows, cols);
+      k.matvec(weight, a, shard.rank() == 0 ? residual : 0L, out, rows, cols);
+      allReduce(out, rows);
     } else {
       long product = s.alloc(rows, dtype);
       matvec(weight, a, product, rows, cols);
+      allReduce(product, rows);
       k.add(residual, product, out, rows);
     }
     return out;
+  }
+
+  /** Sums {@code count} elements at {@code buffer} over the ranks, in place; nothing for the whole model. */
+  private void allReduce(long buffer, int count) {
+    TpCollective c = collective;
+    if (c != null) {
+      c.allReduce(buffer, count);
+    }
   }
 
   private void matvec(long w, long x, long y, int rows, int cols) {

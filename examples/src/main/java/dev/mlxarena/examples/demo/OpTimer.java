@@ -1,8 +1,9 @@
 package dev.mlxarena.examples.demo;
 
 /**
- * What the host spends enqueuing a token's GPU work: kernel launches and cuBLAS calls, counted
- * always and timed with {@link System#nanoTime()} when profiling ({@link #timing}). The counters
+ * What the host spends enqueuing a token's GPU work: kernel launches, cuBLAS calls and NCCL
+ * collectives, counted always and timed with {@link System#nanoTime()} when profiling ({@link
+ * #timing}). The counters
  * only grow; a run reads them at each step's start and end. Used by the decode thread only.
  *
  * <pre>{@code
@@ -17,6 +18,8 @@ final class OpTimer {
   long launchNanos;
   long blasCalls;
   long blasNanos;
+  long ncclCalls;
+  long ncclNanos;
 
   /** Times every call from now on ({@code true}), or only counts them. */
   void timing(boolean on) {
@@ -45,6 +48,14 @@ final class OpTimer {
     blasCalls++;
     if (timing) {
       blasNanos += System.nanoTime() - t0;
+    }
+  }
+
+  /** An NCCL collective that started at {@code t0} has been enqueued. */
+  void ncclCalled(long t0) {
+    ncclCalls++;
+    if (timing) {
+      ncclNanos += System.nanoTime() - t0;
     }
   }
 }

@@ -662,14 +662,20 @@ __device__ __forceinline__ unsigned long long mix64(unsigned long long z) {
   return z ^ (z >> 31);
 }
 
-// out[i] = scale * (2u - 1), u in [0, 1) from a hash of (seed, i): the value depends on the index
-// alone, not on the launch shape, so the host can reproduce any element. Grid-stride.
+// Element e of a tensor is scale * (2u - 1), u in [0, 1) from a hash of (seed, e): the value
+// depends on the index alone, not on the launch shape, so the host can reproduce any element. This
+// writes a rows x cols tile of it: out[r * cols + c] is element first + r * ld + c (a whole tensor
+// is one row; a rank's columns of a row-major matrix are its rows at a stride). Grid-stride.
 template <typename T>
-__device__ void init_uniform(T* out, long long n, unsigned long long seed, float scale) {
+__device__ void init_uniform(T* out, long long rows, long long cols, long long ld, long long first,
+                             unsigned long long seed, float scale) {
   after_previous_kernel();
+  long long n = rows * cols;
   long long step = (long long) gridDim.x * blockDim.x;
   for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
-    unsigned long long z = mix64(seed ^ mix64((unsigned long long) i));
+    long long r = i / cols;
+    unsigned long long e = (unsigned long long) (first + r * ld + (i - r * cols));
+    unsigned long long z = mix64(seed ^ mix64(e));
     float u = (float) (z >> 40) * (1.0f / 16777216.0f);
     st(out, i, (2.0f * u - 1.0f) * scale);
   }
@@ -800,11 +806,13 @@ extern "C" __global__ void hold(const volatile int* release, volatile int* outco
   *outcome = 1;
 }
 
-extern "C" __global__ void init_uniform_f32(float* out, long long n, unsigned long long seed, float scale) {
-  init_uniform(out, n, seed, scale);
+extern "C" __global__ void init_uniform_f32(float* out, long long rows, long long cols, long long ld, long long first,
+                                            unsigned long long seed, float scale) {
+  init_uniform(out, rows, cols, ld, first, seed, scale);
 }
-extern "C" __global__ void init_uniform_bf16(bf16* out, long long n, unsigned long long seed, float scale) {
-  init_uniform(out, n, seed, scale);
+extern "C" __global__ void init_uniform_bf16(bf16* out, long long rows, long long cols, long long ld, long long first,
+                                             unsigned long long seed, float scale) {
+  init_uniform(out, rows, cols, ld, first, seed, scale);
 }
 
 extern "C" __global__ void fill_f32(float* out, long long n, float value) { fill(out, n, value); }

@@ -102,6 +102,7 @@ class DecodeKernelsSelfCheckTest {
         check("cublasGemmEx", "300 x 256", () -> matvec("gemmEx", 300, 256));
         check("cublas gemv", "300 x 256", () -> matvec("gemv", 300, 256));
         check("init_uniform", "n 100003", this::initUniform);
+        check("init_uniform", "tile 300 x 77 of 300 x 512 at column 131", this::initUniformTile);
         check("fill", "n 1000", this::fill);
         check("hold", "released by the host", this::hold);
       }
@@ -491,6 +492,28 @@ class DecodeKernelsSelfCheckTest {
     for (int i = 0; i < n; i++) {
       if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(want[i])) {
         return Double.POSITIVE_INFINITY; // the host makes the same weights bit for bit
+      }
+    }
+    return 0;
+  }
+
+  /** A rank's columns of a row-major matrix: element first + r * ld + c of the tensor at (r, c). */
+  private double initUniformTile() {
+    int rows = 300;
+    int cols = 77;
+    int ld = 512;
+    int first = 131;
+    long seed = Weights.tensorSeed(42, 5);
+    float scale = 0.125f;
+    long out = alloc((long) rows * cols, dtype);
+    k.initUniform(out, rows, cols, ld, first, seed, scale);
+    float[] got = download(out, rows * cols);
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) {
+        float want = round(Weights.uniform(seed, first + (long) r * ld + c, scale));
+        if (Float.floatToRawIntBits(got[r * cols + c]) != Float.floatToRawIntBits(want)) {
+          return Double.POSITIVE_INFINITY;
+        }
       }
     }
     return 0;
