@@ -45,6 +45,7 @@ class ModulePathTest {
 
     Process run = new ProcessBuilder(
             Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
+            "--enable-native-access=com.sun.jna", // JNA's module loads native code: no warning
             "--module-path", modulePath + File.pathSeparator + classes,
             "--module", "dev.mlxarena.example/dev.mlxarena.example.Main")
         .redirectErrorStream(true)

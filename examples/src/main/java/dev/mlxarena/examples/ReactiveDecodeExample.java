@@ -9,7 +9,6 @@ import dev.mlxarena.reactive.Step;
 import dev.mlxarena.reactive.TokenEvent;
 import dev.mlxarena.spi.Device;
 import java.io.PrintStream;
-import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 
@@ -55,7 +54,7 @@ public final class ReactiveDecodeExample {
                       e.index(), e.token(), e.stepTime().toNanos() / 1000, e.poolDelta().allocations(),
                       e.poolDelta().reuseHits(), e.poolDelta().freshAllocations()))
                   .collectList()
-                  .block(Duration.ofMinutes(1)));
+                  .block());
       out.println("in use after the loop: " + pool.inUseCount());
       return events;
     }

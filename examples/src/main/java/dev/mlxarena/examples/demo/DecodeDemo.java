@@ -9,6 +9,9 @@ import dev.mlxarena.cuda.CudaDevice;
 import dev.mlxarena.cuda.CudaStorage;
 import dev.mlxarena.metal.MetalDevice;
 import dev.mlxarena.spi.Device;
+import dev.mlxarena.PoolExhaustedException;
+import dev.mlxarena.PoolOptions;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,6 +47,7 @@ import picocli.CommandLine.Spec;
     })
 public final class DecodeDemo implements Callable<Integer> {
   static final int EXIT_UNAVAILABLE = 3;
+  static final int EXIT_FAILED = 1;
 
   @Spec private CommandSpec spec;
 
@@ -121,7 +125,8 @@ public final class DecodeDemo implements Callable<Integer> {
   private long seed = 42;
 
   @Option(names = "--memory-limit", defaultValue = "4g", paramLabel = "BYTES",
-      description = "Refuse models larger than this (k, m, g suffixes). Default: ${DEFAULT-VALUE}.")
+      description = "The pool's memory limit: bytes of scratch it may hold from the device; a model whose weights"
+          + " and KV cache alone exceed it is refused before the run (k, m, g suffixes). Default: ${DEFAULT-VALUE}.")
   private String memoryLimit = "4g";
 
   @Option(names = "--no-progress", description = "No progress bar (for logs and scripts).")
@@ -137,24 +142,59 @@ public final class DecodeDemo implements Callable<Integer> {
           + " ${DEFAULT-VALUE}.")
   private String ncclRegister = "both";
 
-  public static void main(String[] args) {
-    System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+  /** Whether the progress bar may redraw its line: only on a terminal, never into a pipe or a file. */
+  private final boolean terminal;
+
+  private DecodeDemo(boolean terminal) {
+    this.terminal = terminal;
   }
 
-  /** Runs the demo with {@code args}, printing to {@code out} and {@code err}; returns the exit code. */
-  static int run(String[] args, PrintWriter out, PrintWriter err) {
-    CommandLine cli = new CommandLine(new DecodeDemo());
+  public static void main(String[] args) {
+    System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true),
+        System.console() != null));
+  }
+
+  /**
+   * Runs the demo with {@code args}, printing to {@code out} and {@code err}, a progress bar only
+   * when {@code terminal}; returns the exit code. A bad option or a failure the user can act on
+   * prints one line, {@code error: ...}, with a hint to {@code --help}; no usage dump, no stack trace.
+   */
+  static int run(String[] args, PrintWriter out, PrintWriter err, boolean terminal) {
+    CommandLine cli = new CommandLine(new DecodeDemo(terminal));
     cli.setOut(out);
     cli.setErr(err);
+    cli.setParameterExceptionHandler((e, given) -> {
+      e.getCommandLine().getErr().println(errorLine(e.getMessage(), true));
+      return e.getCommandLine().getCommandSpec().exitCodeOnInvalidInput();
+    });
     cli.setExecutionExceptionHandler(
         (e, cmd, parsed) -> {
           if (e instanceof DeviceUnavailableException) {
-            cmd.getErr().println("error: " + e.getMessage());
+            cmd.getErr().println(errorLine(e.getMessage(), false));
             return EXIT_UNAVAILABLE;
+          }
+          if (e instanceof PoolExhaustedException) {
+            cmd.getErr().println(errorLine("the pool reached --memory-limit: " + e.getMessage(), true));
+            return EXIT_FAILED;
+          }
+          if (e instanceof IOException) {
+            cmd.getErr().println(errorLine(e.toString(), false));
+            return EXIT_FAILED;
           }
           throw e;
         });
     return cli.execute(args);
+  }
+
+  /** Runs with the standard streams' writers, as from a pipe: no progress bar. */
+  static int run(String[] args, PrintWriter out, PrintWriter err) {
+    return run(args, out, err, false);
+  }
+
+  /** {@code message} on one line, prefixed {@code error:}, with a pointer to {@code --help} if asked. */
+  static String errorLine(@Nullable String message, boolean hint) {
+    String text = message == null ? "failed" : String.join("; ", message.strip().lines().map(String::strip).toList());
+    return "error: " + text + (hint ? " (see --help)" : "");
   }
 
   @Override
@@ -182,7 +222,10 @@ public final class DecodeDemo implements Callable<Integer> {
         }
         cfg = ModelConfig.llama1b(tokens);
       } else {
-        cfg = new ModelConfig(vocab, hidden, layers, heads, kvHeads == null ? heads : kvHeads, 4 * hidden, tokens);
+        cfg = new ModelConfig(vocab, hidden, layers, heads, kvHeads == null ? heads : kvHeads, ffnOf(hidden), tokens);
+      }
+      if (report != null) {
+        Report.checkWritable(report);
       }
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
@@ -199,7 +242,7 @@ public final class DecodeDemo implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), "--fuse: the fused attention kernel keeps every position's"
           + " score in shared memory, so it takes at most " + most + " positions; --tokens " + tokens + " is more");
     }
-    long needed = cfg.weightBytes(dtype.byteSize()) + cfg.kvBytes(dtype.byteSize());
+    long needed = cfg.modelBytes(dtype.byteSize());
     if (needed > limit) {
       throw new ParameterException(spec.commandLine(), String.format(Locale.ROOT,
           "the model needs %s of weights and KV cache, over the memory limit of %s: use smaller"
@@ -235,23 +278,29 @@ public final class DecodeDemo implements Callable<Integer> {
     List<DemoRun.Mode> modes = compare
         ? List.of(DemoRun.Mode.POOLED, DemoRun.Mode.UNPOOLED)
         : List.of(noPool ? DemoRun.Mode.UNPOOLED : DemoRun.Mode.POOLED);
+    PoolOptions options = PoolOptions.builder()
+        .bucketPolicy(bucketPolicy).poisonOnRecycle(poison).memoryLimit(limit).build();
     List<DemoRun.Result> results = new ArrayList<>();
     try (Device device = openBackend(backend)) {
-      out.printf(Locale.ROOT, "mlx-arena demo: %d layers, hidden %d, %d heads (%d KV heads), FFN %d, vocab %d; %d tokens on %s (%s)%n",
-          cfg.layers(), cfg.hidden(), cfg.heads(), cfg.kvHeads(), cfg.ffn(), cfg.vocab(), tokens, device.name(), bucketPolicy);
+      out.printf(Locale.ROOT, "mlx-arena demo: %d layers, hidden %d, %d heads (%d KV heads), FFN %d, vocab %d; %d tokens on %s"
+              + " (%s, pool memory limit %s)%n",
+          cfg.layers(), cfg.hidden(), cfg.heads(), cfg.kvHeads(), cfg.ffn(), cfg.vocab(), tokens, device.name(), bucketPolicy,
+          human(options.getMemoryLimit()));
       // An unreported warm-up in each mode first, so neither measured run pays for JIT compiling
       // the kernels (which would flatter whichever ran second).
       ModelConfig warmCfg = cfg.withContext(Math.min(tokens, 24));
       for (DemoRun.Mode mode : modes) {
-        DemoRun.run(device, mode, bucketPolicy, poison, warmCfg, warmCfg.context(), seed, t -> {});
+        DemoRun.run(device, mode, options, warmCfg, warmCfg.context(), seed, t -> {});
       }
       for (DemoRun.Mode mode : modes) {
-        results.add(generate(device, mode, bucketPolicy, cfg));
+        results.add(generate(device, mode, options, cfg));
       }
     }
     summary(out, results);
     if (report != null) {
-      Report.write(report, results.stream().map(Report.Series::of).toList());
+      String title = String.format(Locale.ROOT, "%s; %d tokens on %s, policy %s", cfg.describe(), tokens,
+          results.get(0).device(), bucketPolicy);
+      Report.write(report, title, results.stream().map(Report.Series::of).toList());
       out.println("report written to " + report);
     }
     return 0;
@@ -327,15 +376,35 @@ public final class DecodeDemo implements Callable<Integer> {
     return 0;
   }
 
-  private DemoRun.Result generate(Device device, DemoRun.Mode mode, BucketPolicy bucketPolicy, ModelConfig cfg) {
-    String label = mode == DemoRun.Mode.POOLED ? "pooled  " : "unpooled";
-    if (noProgress) {
-      return DemoRun.run(device, mode, bucketPolicy, poison, cfg, tokens, seed, t -> {});
+  /**
+   * One measured run. On a terminal a progress bar redraws one line of {@code err}; into a pipe or
+   * a file, where redrawn frames would pile up on one line, the run prints one line when it ends,
+   * its tokens per second the table's.
+   */
+  private DemoRun.Result generate(Device device, DemoRun.Mode mode, PoolOptions options, ModelConfig cfg) {
+    String label = mode == DemoRun.Mode.POOLED ? "pooled" : "unpooled";
+    PrintWriter err = spec.commandLine().getErr();
+    if (noProgress || !terminal) {
+      DemoRun.Result r = DemoRun.run(device, mode, options, cfg, tokens, seed, t -> {});
+      if (!noProgress) {
+        err.printf(Locale.ROOT, "%s: %d tokens, %.1f tok/s%n", label, r.tokens().size(), r.tokensPerSecond());
+      }
+      return r;
     }
-    try (ProgressBar bar = new ProgressBarBuilder().setTaskName(label).setInitialMax(tokens)
+    try (ProgressBar bar = new ProgressBarBuilder().setTaskName(String.format("%-8s", label)).setInitialMax(tokens)
         .setStyle(ProgressBarStyle.ASCII).setUnit(" tok", 1).showSpeed().build()) {
       IntConsumer progress = bar::stepTo;
-      return DemoRun.run(device, mode, bucketPolicy, poison, cfg, tokens, seed, progress);
+      return DemoRun.run(device, mode, options, cfg, tokens, seed, progress);
+    }
+  }
+
+  /** The feed-forward width of the tiny model, 4 x {@code hidden}, refused where it overflows an int. */
+  static int ffnOf(int hidden) {
+    try {
+      return Math.multiplyExact(4, hidden);
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException("--hidden " + hidden + " is too large: the feed-forward width, 4 x --hidden,"
+          + " must fit in an int (at most " + Integer.MAX_VALUE / 4 + ")");
     }
   }
 
@@ -369,45 +438,90 @@ public final class DecodeDemo implements Callable<Integer> {
 
   private static void summary(PrintWriter out, List<DemoRun.Result> results) {
     out.println();
-    String fmt = "%-34s" + "%18s".repeat(results.size()) + "%n";
-    List<Object> header = new ArrayList<>(List.of(""));
-    results.forEach(r -> header.add(r.mode() == DemoRun.Mode.POOLED ? "pooled" : "unpooled"));
-    out.printf(Locale.ROOT, fmt, header.toArray());
-    row(out, fmt, "tokens (checksum)", results, r -> r.tokens().size() + " (" + r.checksum() + ")");
-    row(out, fmt, "tokens per second", results, r -> String.format(Locale.ROOT, "%.1f", r.tokensPerSecond()));
-    row(out, fmt, "allocations per token", results, r -> String.format(Locale.ROOT, "%.0f", r.allocationsPerToken()));
-    row(out, fmt, "allocating + recycling per token*", results,
+    Table table = new Table(results.stream().map(r -> r.mode() == DemoRun.Mode.POOLED ? "pooled" : "unpooled").toList());
+    table.row("tokens (checksum)", results, r -> r.tokens().size() + " (" + r.checksum() + ")");
+    table.row("tokens per second", results, r -> String.format(Locale.ROOT, "%.1f", r.tokensPerSecond()));
+    table.row("allocations per token", results, r -> String.format(Locale.ROOT, "%.0f", r.allocationsPerToken()));
+    table.row("allocating + recycling per token*", results,
         r -> String.format(Locale.ROOT, "%.1f us", r.allocMicrosPerToken()));
-    row(out, fmt, "reuse hit rate", results, r -> r.mode() == DemoRun.Mode.POOLED
+    table.row("reuse hit rate", results, r -> r.mode() == DemoRun.Mode.POOLED
         ? String.format(Locale.ROOT, "%.1f %%", 100 * r.reuseRate()) : "-");
-    row(out, fmt, "fresh device allocations", results, r -> r.mode() == DemoRun.Mode.POOLED
+    table.row("fresh device allocations", results, r -> r.mode() == DemoRun.Mode.POOLED
         ? (r.freshAfterWarmup() + " after token 0") : (long) r.allocationsPerToken() * r.tokens().size() + "");
-    row(out, fmt, "scratch requested per token", results, r -> human(r.requestedPerToken()));
-    row(out, fmt, "scratch held by the pool", results, r -> r.mode() == DemoRun.Mode.POOLED
+    table.row("scratch requested per token", results, r -> human(r.requestedPerToken()));
+    table.row("scratch held by the pool", results, r -> r.mode() == DemoRun.Mode.POOLED
         ? human(r.pool().heldBytes()) : "-");
-    row(out, fmt, "peak pool bytes (active / held)", results, r -> {
+    table.row("peak pool bytes (active / held)", results, r -> {
       PoolStats p = r.pool();
       return r.mode() == DemoRun.Mode.POOLED ? human(p.peakActiveBytes()) + " / " + human(p.peakHeldBytes()) : "-";
     });
-    row(out, fmt, "weights + KV cache", results, r -> human(r.modelBytes()));
+    table.row("weights + KV cache", results, r -> human(r.modelBytes()));
+    table.print(out);
     out.println("* median over the tokens, the timer's own cost included");
     if (results.size() == 2) {
-      DemoRun.Result pooled = results.get(0);
-      DemoRun.Result unpooled = results.get(1);
-      out.printf(Locale.ROOT, "%npooled allocation is %.1fx faster per token; same tokens: %s%n",
-          unpooled.allocMicrosPerToken() / Math.max(1e-9, pooled.allocMicrosPerToken()),
-          pooled.checksum().equals(unpooled.checksum()) ? "yes (" + pooled.checksum() + ")" : "NO");
+      out.println();
+      out.println(verdict(results.get(0), results.get(1)));
     }
+  }
+
+  /**
+   * What {@code --compare} concludes, whichever run was faster: allocation cost per token, then
+   * tokens per second, then whether both generated the same tokens.
+   */
+  static String verdict(DemoRun.Result pooled, DemoRun.Result unpooled) {
+    double alloc = unpooled.allocMicrosPerToken() / Math.max(1e-9, pooled.allocMicrosPerToken());
+    String allocation = alloc >= 1
+        ? String.format(Locale.ROOT, "pooled allocation is %.1fx faster per token", alloc)
+        : String.format(Locale.ROOT, "pooled allocation is %.1fx slower per token", 1 / alloc);
+    double speed = pooled.tokensPerSecond() / Math.max(1e-9, unpooled.tokensPerSecond());
+    String tokens = speed >= 1
+        ? String.format(Locale.ROOT, "pooled generates %.1f%% more tokens per second", 100 * (speed - 1))
+        : String.format(Locale.ROOT, "unpooled generates %.1f%% more tokens per second (allocation is a small"
+            + " share of a token on %s)", 100 * (1 / speed - 1), pooled.device());
+    String same = pooled.checksum().equals(unpooled.checksum()) ? "yes (" + pooled.checksum() + ")" : "NO";
+    return "verdict: " + allocation + "; " + tokens + "; same tokens: " + same;
   }
 
   private interface Cell {
     String of(DemoRun.Result r);
   }
 
-  private static void row(PrintWriter out, String fmt, String name, List<DemoRun.Result> rs, Cell cell) {
-    List<Object> cells = new ArrayList<>(List.of(name));
-    rs.forEach(r -> cells.add(cell.of(r)));
-    out.printf(Locale.ROOT, fmt, cells.toArray());
+  /** The summary table: a label column, then one right-aligned column per run, each as wide as its widest cell. */
+  static final class Table {
+    private final List<List<String>> rows = new ArrayList<>();
+
+    Table(List<String> header) {
+      List<String> first = new ArrayList<>(List.of(""));
+      first.addAll(header);
+      rows.add(first);
+    }
+
+    private void row(String name, List<DemoRun.Result> rs, Cell cell) {
+      List<String> cells = new ArrayList<>(List.of(name));
+      rs.forEach(r -> cells.add(cell.of(r)));
+      add(cells);
+    }
+
+    void add(List<String> cells) {
+      rows.add(cells);
+    }
+
+    void print(PrintWriter out) {
+      int columns = rows.get(0).size();
+      int[] width = new int[columns];
+      for (List<String> r : rows) {
+        for (int c = 0; c < columns; c++) {
+          width[c] = Math.max(width[c], r.get(c).length());
+        }
+      }
+      for (List<String> r : rows) {
+        StringBuilder line = new StringBuilder(String.format("%-" + width[0] + "s", r.get(0)));
+        for (int c = 1; c < columns; c++) {
+          line.append("   ").append(String.format("%" + width[c] + "s", r.get(c)));
+        }
+        out.println(line);
+      }
+    }
   }
 
   static long parseBytes(String s) {

@@ -12,7 +12,6 @@ import dev.mlxarena.reactive.Step;
 import dev.mlxarena.reactive.TokenEvent;
 import dev.mlxarena.spi.Device;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -161,7 +160,13 @@ final class DemoRun {
   static Result run(
       Device device, Mode mode, BucketPolicy policy, boolean poison, ModelConfig cfg, int tokens, long seed,
       IntConsumer progress) {
-    PoolOptions options = PoolOptions.builder().bucketPolicy(policy).poisonOnRecycle(poison).build();
+    return run(device, mode, PoolOptions.builder().bucketPolicy(policy).poisonOnRecycle(poison).build(), cfg, tokens,
+        seed, progress);
+  }
+
+  /** A run whose pool (pooled mode) has {@code options}: its policy, limits, poisoning. */
+  static Result run(
+      Device device, Mode mode, PoolOptions options, ModelConfig cfg, int tokens, long seed, IntConsumer progress) {
     try (BufferPool pool = BufferPool.create(device, options);
         TinyTransformer model = new TinyTransformer(device, cfg, seed)) {
       if (mode == Mode.POOLED) {
@@ -191,7 +196,7 @@ final class DemoRun {
               loop.events()
                   .doOnNext(e -> progress.accept((int) e.index() + 1))
                   .collectList()
-                  .block(Duration.ofHours(1)));
+                  .block());
       long elapsed = System.nanoTime() - t0;
       List<TokenStat> stats = new ArrayList<>(events.size());
       for (TokenEvent<Gen> e : events) {

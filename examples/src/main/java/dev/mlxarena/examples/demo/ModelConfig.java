@@ -34,6 +34,14 @@ record ModelConfig(int vocab, int hidden, int layers, int heads, int kvHeads, in
       throw new IllegalArgumentException(
           "--heads " + heads + " must be a multiple of the " + kvHeads + " key/value heads");
     }
+    try {
+      // The fields are not yet assigned here: the sizes from the parameters.
+      int kvDim = kvHeads * (hidden / heads);
+      Math.addExact(Math.multiplyExact(4, weightCount(vocab, hidden, layers, kvDim, ffn)), kvBytes(4, layers, context, kvDim));
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException("--layers " + layers + ", --hidden " + hidden + ", --vocab " + vocab
+          + " and " + context + " positions: the model's size in bytes overflows a long");
+    }
   }
 
   /** Plain multi-head attention: as many key/value heads as query heads. */
@@ -66,10 +74,26 @@ record ModelConfig(int vocab, int hidden, int layers, int heads, int kvHeads, in
     return new ModelConfig(vocab, hidden, layers, heads, kvHeads, ffn, positions);
   }
 
-  /** Number of weights (parameters). */
+  /** Number of weights (parameters); the constructor has checked that it fits in a long. */
   long weightCount() {
-    long perLayer = 2L * hidden + 2L * hidden * hidden + 2L * hidden * kvDim() + 3L * hidden * ffn;
-    return 2L * vocab * hidden + hidden + layers * perLayer;
+    return weightCount(vocab, hidden, layers, kvDim(), ffn);
+  }
+
+  private static long weightCount(int vocab, int hidden, int layers, int kvDim, int ffn) {
+    long h = hidden;
+    long perLayer = Math.addExact(Math.addExact(2 * h + 2 * h * h, 2 * h * kvDim), Math.multiplyExact(3 * h, ffn));
+    return Math.addExact(2L * vocab * h + h, Math.multiplyExact(layers, perLayer));
+  }
+
+  /** Bytes of weights and KV cache at {@code elementBytes} per element; overflow throws {@link ArithmeticException}. */
+  long modelBytes(int elementBytes) {
+    return Math.addExact(weightBytes(elementBytes), kvBytes(elementBytes));
+  }
+
+  /** The shape in words, as the demo's header and chart title give it. */
+  String describe() {
+    return layers + " layers, hidden " + hidden + ", " + heads + " heads (" + kvHeads + " KV), FFN " + ffn
+        + ", vocab " + vocab;
   }
 
   /** Bytes of weights in F32. */
@@ -79,7 +103,7 @@ record ModelConfig(int vocab, int hidden, int layers, int heads, int kvHeads, in
 
   /** Bytes of weights at {@code elementBytes} per weight. */
   long weightBytes(int elementBytes) {
-    return elementBytes * weightCount();
+    return Math.multiplyExact(elementBytes, weightCount());
   }
 
   /** Bytes of the KV cache in F32. */
@@ -89,6 +113,10 @@ record ModelConfig(int vocab, int hidden, int layers, int heads, int kvHeads, in
 
   /** Bytes of the KV cache at {@code elementBytes} per element. */
   long kvBytes(int elementBytes) {
-    return (long) elementBytes * 2 * layers * (long) context * kvDim();
+    return kvBytes(elementBytes, layers, context, kvDim());
+  }
+
+  private static long kvBytes(int elementBytes, int layers, int context, int kvDim) {
+    return Math.multiplyExact(Math.multiplyExact((long) elementBytes * 2 * layers, (long) context), kvDim);
   }
 }

@@ -58,7 +58,7 @@ class DecodeDemoTest {
     Outcome o = demo("--compare", "--no-progress", "--tokens", "8", "--layers", "1", "--hidden", "32",
         "--heads", "4", "--vocab", "64", "--report", png.toString());
     assertEquals(0, o.code(), o.err());
-    assertTrue(o.out().contains("pooled allocation is"), o.out());
+    assertTrue(o.out().contains("verdict: pooled allocation is"), o.out());
     assertTrue(o.out().contains("same tokens: yes"), o.out());
     assertTrue(o.out().contains("0 after token 0"), o.out());
     byte[] head = Files.readAllBytes(png);
