@@ -154,7 +154,7 @@ final class Allocator {
     long[] elements = batch.elements();
     int[] buckets = batch.buckets();
     int n = requests.size();
-    Block[] taken = new Block[n];
+    @Nullable Block[] taken = new Block[n]; // null: a fresh block not made yet
     byte[] from = new byte[n];
     StreamLanes.@Nullable Entry[] entries = new StreamLanes.Entry[n]; // set where from is FROM_LANE
     DeviceStream stream = scope.stream;
@@ -217,7 +217,7 @@ final class Allocator {
     for (int j = 0; j < n; j++) {
       AllocRequest r = requests.get(j);
       anyFresh |= from[j] == FRESH;
-      out.add(scope.issue(taken[j], r.dtype(), r.bytes(), elements[j], r.shapeUnsafe()));
+      out.add(scope.issue(requireNonNull(taken[j]), r.dtype(), r.bytes(), elements[j], r.shapeUnsafe()));
     }
     counters.fold(scope);
     counters.lockedAllocations += n;

@@ -1,6 +1,7 @@
 package dev.mlxarena.spi;
 
 import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A base for backends' {@link DeviceBuffer}s: the capacity, who owns the memory, and whether it
@@ -34,7 +35,7 @@ public abstract class TrackedDeviceBuffer implements DeviceBuffer {
 
   private final long capacity;
   /** {@code null} while nobody owns the buffer, its owner, or {@link #FREED}. */
-  private final AtomicReference<Object> state = new AtomicReference<>();
+  private final AtomicReference<@Nullable Object> state = new AtomicReference<>();
 
   /** A buffer of {@code capacity} bytes. */
   protected TrackedDeviceBuffer(long capacity) {
