@@ -251,20 +251,7 @@ final class HandBacks {
       return null;
     }
     counters.notePeak();
-    List<Block> out = new ArrayList<>();
-    Block[] bs = defaultScope.blocks;
-    long[] gs = defaultScope.generations;
-    for (int i = 0, n = defaultScope.count; i < n; i++) {
-      Block b = bs[i];
-      if (b.generationPlain() == gs[i]) {
-        leaveLive(b, Block.DEATH_RESET);
-        fences.count(b);
-        out.add(b);
-      }
-      Slots.clear(bs, i);
-    }
-    defaultScope.count = 0;
-    defaultScope.recordHandedBack();
+    List<Block> out = takeLive(defaultScope, Block.DEATH_RESET);
     return out.isEmpty() ? null : transitOf(out);
   }
 
@@ -393,20 +380,7 @@ final class HandBacks {
    */
   private int deferScope(ScopeState scope, @Nullable Fence fence) {
     counters.notePeak();
-    Block[] bs = scope.blocks;
-    long[] gs = scope.generations;
-    List<Block> held = new ArrayList<>();
-    for (int i = 0, n = scope.count; i < n; i++) {
-      Block b = bs[i];
-      if (b.generationPlain() == gs[i]) {
-        leaveLive(b, Block.DEATH_SCOPE_CLOSED);
-        fences.count(b);
-        held.add(b);
-      }
-      Slots.clear(bs, i);
-    }
-    scope.count = 0;
-    scope.recordHandedBack();
+    List<Block> held = takeLive(scope, Block.DEATH_SCOPE_CLOSED);
     if (fence == null) {
       fences.quarantine(held.toArray(new Block[0]));
     } else if (!held.isEmpty()) {
@@ -416,6 +390,28 @@ final class HandBacks {
   }
 
   /** Ends the lease of a LIVE block and takes it out of the active figures. */
+  /**
+   * Ends the lease of every block {@code scope}'s record still holds live (dead for {@code why}),
+   * counts it as waiting, empties the record, and returns those blocks in issue order.
+   */
+  private List<Block> takeLive(ScopeState scope, byte why) {
+    Block[] bs = scope.blocks;
+    long[] gs = scope.generations;
+    List<Block> live = new ArrayList<>();
+    for (int i = 0, n = scope.count; i < n; i++) {
+      Block b = bs[i];
+      if (b.generationPlain() == gs[i]) {
+        leaveLive(b, why);
+        fences.count(b);
+        live.add(b);
+      }
+      Slots.clear(bs, i);
+    }
+    scope.count = 0;
+    scope.recordHandedBack();
+    return live;
+  }
+
   private void leaveLive(Block b, byte why) {
     b.kill(why);
     counters.activeCount--;
