@@ -3,6 +3,7 @@ package dev.mlxarena;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The pool's mutual-exclusion lock: a compare-and-set to acquire and a release store to free.
@@ -16,7 +17,11 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Contention: a waiter spins briefly (the common section is tens of nanoseconds), then yields,
  * then parks for growing intervals up to 1 ms. There is no queue and no fairness; unlock wakes no
  * one, which is acceptable because the long sections (fresh device allocations) happen during
- * warm-up. Not reentrant: the pool never calls out to user code while holding it.
+ * warm-up. Not reentrant. The pool calls no fence, stream, registrar or logger while holding it,
+ * but a backend's device (fresh allocation, free, zero-fill) and residency set do run under it: a
+ * device that calls back into its pool from there re-enters the lock. The lock notes its holder,
+ * so that a re-entry throws {@link IllegalStateException} at once instead of spinning for ever.
+ * Only the contended path reads the note, so the uncontended acquire costs one plain store more.
  *
  * <p>{@link #hold()} and {@link #close()} let a section read as {@code try (PoolLock held =
  * lock.hold()) { ... }}: the same acquire and release, without an allocation.
@@ -35,13 +40,23 @@ final class PoolLock implements AutoCloseable {
   @SuppressWarnings("unused") // accessed through STATE
   private volatile int state;
 
+  /**
+   * The holding thread, written plainly by it after acquiring and cleared before releasing. Read
+   * only by a thread that failed to acquire: a thread always sees its own writes, so it finds
+   * itself here exactly when it holds the lock; another thread may read a stale value, which is
+   * never itself.
+   */
+  private @Nullable Thread holder;
+
   void lock() {
     if (!STATE.compareAndSet(this, 0, 1)) {
       lockContended();
     }
+    holder = Thread.currentThread();
   }
 
   void unlock() {
+    holder = null;
     STATE.setRelease(this, 0);
   }
 
@@ -58,6 +73,11 @@ final class PoolLock implements AutoCloseable {
   }
 
   private void lockContended() {
+    if (holder == Thread.currentThread()) {
+      throw new IllegalStateException(
+          "the pool was re-entered from code it called while holding its lock (a Device or"
+              + " ResidencySet calling back into its own pool), on " + Thread.currentThread());
+    }
     int spins = 0;
     long parkNanos = 1_000;
     while (true) {
