@@ -2,7 +2,6 @@ package dev.mlxarena;
 
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;
-import dev.mlxarena.spi.HostMemory;
 import java.nio.ByteBuffer;
 import org.jspecify.annotations.Nullable;
 
@@ -218,9 +217,7 @@ public final class Buffer implements AutoCloseable {
       throw new IllegalArgumentException("slice of " + elements + " elements");
     }
     long length = elements * size;
-    if (!HostMemory.inRange(byteOffset, length, byteLength())) {
-      throw HostMemory.outOfRange(byteOffset, length, byteLength(), "buffer (" + b.describe() + ")");
-    }
+    HostAccess.checkRange(b, byteOffset, length, byteLength());
     return new Buffer(b, generation, recycler, new View(offset() + byteOffset, length, elements));
   }
 
@@ -255,9 +252,7 @@ public final class Buffer implements AutoCloseable {
    */
   public ByteBuffer asByteBuffer(long byteOffset, long length) {
     Block b = live();
-    if (!HostMemory.inRange(byteOffset, length, capacity())) {
-      throw HostMemory.outOfRange(byteOffset, length, capacity(), "buffer (" + b.describe() + ")");
-    }
+    HostAccess.checkRange(b, byteOffset, length, capacity());
     return HostAccess.userView(b, offset() + byteOffset, length);
   }
 

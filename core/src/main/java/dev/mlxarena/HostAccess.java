@@ -154,11 +154,19 @@ final class HostAccess {
     return (long) elements * b.dtype.byteSize();
   }
 
+  /**
+   * Checks that {@code [offset, offset + length)} lies within {@code limit} bytes of a handle on
+   * {@code b}; the message, which describes the block, is built only when the range is refused.
+   */
+  static void checkRange(Block b, long offset, long length, long limit) {
+    if (!HostMemory.inRange(offset, length, limit)) {
+      throw HostMemory.outOfRange(offset, length, limit, "buffer (" + b.describe() + ")");
+    }
+  }
+
   /** Checks a copy of {@code length} bytes at {@code offset} of a handle of {@code byteLength} bytes. */
   static long copyBytes(Block b, long offset, long length, long byteLength) {
-    if (!HostMemory.inRange(offset, length, byteLength)) {
-      throw HostMemory.outOfRange(offset, length, byteLength, "buffer (" + b.describe() + ")");
-    }
+    checkRange(b, offset, length, byteLength);
     if (length > HostMemory.MAX_VIEW) {
       throw new IllegalArgumentException(
           "one copy moves at most " + HostMemory.MAX_VIEW + " bytes, asked for " + length
