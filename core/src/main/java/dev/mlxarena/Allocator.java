@@ -2,6 +2,7 @@ package dev.mlxarena;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.mlxarena.spi.DeviceStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;

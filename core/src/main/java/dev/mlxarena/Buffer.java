@@ -7,7 +7,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A typed handle to device memory: a pooled buffer from a {@link Scope} or {@link BufferPool}, an
- * owned buffer from {@link Device#allocBuffer}, or a {@link #sliceView slice view} of either.
+ * owned buffer from {@link #allocOwned} or {@link #adoptOwned}, or a {@link #sliceView slice view}
+ * of either.
  *
  * <h2>Liveness</h2>
  * A handle is live until its memory is handed back: {@link #close()}, {@link BufferPool#release},
@@ -67,9 +68,18 @@ public final class Buffer implements AutoCloseable {
   // ---------------------------------------------------------------- owned buffers
 
   /**
-   * An exactly-sized, zero-filled buffer of {@code device}, owned by the caller: what {@link
-   * Device#allocBuffer} returns (its default calls this). Made resident; {@link #close()} frees it.
+   * Allocates an exactly-sized, zero-filled buffer of {@code device}, owned by the caller and
+   * outside any pool: the right home for weights and a session's KV cache. It is added to the
+   * device's residency set (and committed) if the device has one; {@link #close()} removes it and
+   * frees the memory.
    *
+   * <pre>{@code
+   * try (Buffer weights = Buffer.allocOwned(device, bytes, DType.BF16, rows, cols)) { ... }
+   * }</pre>
+   *
+   * @param bytes the byte length, at least 1
+   * @param dtype the element type
+   * @param shape the dimensions; empty means {@code bytes / dtype.byteSize()} elements
    * @throws IllegalArgumentException for a non-positive size or a shape that needs more bytes
    * @throws BufferAllocationException if the device cannot provide the memory
    */
@@ -79,10 +89,20 @@ public final class Buffer implements AutoCloseable {
   }
 
   /**
-   * Takes ownership of a raw allocation of {@code device}, as {@link Device#adopt} does (its
-   * default calls this): neither zero-filled nor made resident; {@link #close()} frees it.
+   * Takes ownership of {@code raw}, a raw allocation of {@code device}, and returns it as an owned
+   * handle. The buffer is not zero-filled and not added to the residency set ({@link
+   * BufferPool#registerExisting} does that); {@link #close()} frees it.
    *
-   * @throws IllegalArgumentException if the shape needs more than the buffer's capacity
+   * <p>A raw allocation has one owner: memory a pool holds (a pooled handle's {@link
+   * #deviceBuffer()}) or another owned buffer holds (adopting one buffer twice) is refused, and so
+   * is a {@link dev.mlxarena.spi.TrackedDeviceBuffer} already freed. Raw buffers of other classes
+   * are tracked by identity while owned; that a buffer of such a class was freed cannot be seen.
+   *
+   * @param shape the dimensions; empty means {@code raw.capacity() / dtype.byteSize()} elements
+   * @throws IllegalArgumentException if the shape needs more than the buffer's capacity, or if a
+   *     pool or another owned buffer owns {@code raw}
+   * @throws IllegalStateException if {@code raw} is a {@link dev.mlxarena.spi.TrackedDeviceBuffer}
+   *     that was freed
    */
   public static Buffer adoptOwned(Device device, DeviceBuffer raw, DType dtype, long... shape) {
     LeakDetection level = PoolOptions.Builder.leakProperty();

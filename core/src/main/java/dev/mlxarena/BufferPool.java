@@ -1,6 +1,7 @@
 package dev.mlxarena;
 
 import dev.mlxarena.spi.Device;
+import dev.mlxarena.spi.DeviceStream;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 

@@ -8,7 +8,8 @@ import java.util.concurrent.CompletableFuture;
  * command buffer on Metal, a recorded event on CUDA, or any future. Buffers handed back with a
  * fence ({@link Scope#closeAfter}, {@link BufferPool#release(Buffer, Fence)}) stay out of the free
  * lists until it completes, so no later allocation can alias memory a kernel is still using; the
- * pool also records fences on a {@link DeviceStream} to hand buffers back in stream order.
+ * pool also records fences on a {@link dev.mlxarena.spi.DeviceStream} to hand buffers back in
+ * stream order.
  *
  * <h2>How the pool calls a fence</h2>
  * Never while it holds its lock: a fence may block in a driver or call back into the pool ({@code

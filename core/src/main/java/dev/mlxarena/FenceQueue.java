@@ -1,5 +1,6 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.DeviceStream;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;

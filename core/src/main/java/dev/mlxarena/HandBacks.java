@@ -2,6 +2,7 @@ package dev.mlxarena;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.mlxarena.spi.DeviceStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -70,7 +71,7 @@ final class HandBacks {
     }
     if (!(buffer.recycler instanceof ScopeState issuer)) {
       throw new IllegalArgumentException(
-          "cannot " + op + " an owned buffer (from Device.allocBuffer); close it instead");
+          "cannot " + op + " an owned buffer (from Buffer.allocOwned or adoptOwned); close it instead");
     }
     if (issuer.pool != pool) {
       throw new IllegalArgumentException("cannot " + op + " a buffer of another pool");

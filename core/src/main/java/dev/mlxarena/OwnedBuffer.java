@@ -8,7 +8,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The owner's side of an owned buffer: an exact-size allocation outside any pool ({@link
- * Device#allocBuffer}, {@link Device#adopt}), and the {@link Recycler} of its handle, one per
+ * Buffer#allocOwned}, {@link Buffer#adoptOwned}), and the {@link Recycler} of its handle, one per
  * owned block. Closing the handle frees the memory, after telling every pool that registered the
  * buffer ({@link BufferPool#registerExisting}) to drop its registration.
  *

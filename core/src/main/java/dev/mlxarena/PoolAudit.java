@@ -1,6 +1,7 @@
 package dev.mlxarena;
 
 import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.DeviceStream;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;

@@ -37,8 +37,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>A system property whose value does not parse is refused where it is read: {@link
  * #defaults()}, {@link #builder()} (and so {@link BufferPool#create(dev.mlxarena.spi.Device)}),
- * and, for {@code mlxarena.leakDetection}, each owned allocation ({@link
- * dev.mlxarena.spi.Device#allocBuffer}, which reads it before it allocates), with an {@link
+ * and, for {@code mlxarena.leakDetection}, each owned allocation ({@link Buffer#allocOwned},
+ * {@link Buffer#adoptOwned}, which read it before they allocate), with an {@link
  * IllegalArgumentException} naming the property and its value. Nothing else is affected: once the
  * property is corrected, the next call succeeds.
  */
@@ -134,8 +134,9 @@ public final class PoolOptions {
    * whole capacity (a quiet NaN in F32, F16 and BF16), so that a kernel reading a recycled buffer
    * it does not own produces visibly wrong output. A debugging aid; off by default.
    *
-   * <p>The fill follows the hand-back's order: a buffer handed back on a {@link DeviceStream} is
-   * filled by work enqueued on that stream before the fence that lets others take it; a
+   * <p>The fill follows the hand-back's order: a buffer handed back on a {@link
+   * dev.mlxarena.spi.DeviceStream} is filled by work enqueued on that stream before the fence that
+   * lets others take it; a
    * stream-less one is filled before the call returns; one handed back behind a fence is filled
    * only once that fence has completed, never while the device may still read it. Fresh memory is
    * still zero-filled.

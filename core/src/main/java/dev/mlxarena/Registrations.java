@@ -45,7 +45,7 @@ final class Registrations implements OwnedBuffer.Registrar {
     }
     if (!(buffer.recycler instanceof OwnedBuffer owner)) {
       throw new IllegalArgumentException(
-          "registerExisting takes owned buffers (Device.allocBuffer or adopt); " + buffer
+          "registerExisting takes owned buffers (Buffer.allocOwned or adoptOwned); " + buffer
               + " is pooled" + (((ScopeState) buffer.recycler).pool == pool ? " by this pool"
               : " by another pool"));
     }

@@ -1,5 +1,6 @@
 package dev.mlxarena;
 
+import dev.mlxarena.spi.DeviceStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;

@@ -70,7 +70,7 @@ class LeakDetectionTest {
   }
 
   private static void leakAnOwnedBuffer(Device device) {
-    device.allocBuffer(4096, DType.F32);
+    Buffer.allocOwned(device, 4096, DType.F32);
   }
 
   @Test

@@ -81,7 +81,7 @@ class MemorySafetyTest {
   @Test
   void anOwnedBufferClosedWhileAnotherThreadReadsItGoesBackAfterTheRead() throws Exception {
     for (int round = 0; round < ROUNDS; round++) {
-      Buffer owned = device.allocBuffer(BIG, DType.F32);
+      Buffer owned = Buffer.allocOwned(device, BIG, DType.F32);
       AtomicInteger passes = new AtomicInteger();
       CompletableFuture<StaleBufferException> reader = CompletableFuture.supplyAsync(() -> {
         try {
@@ -135,7 +135,7 @@ class MemorySafetyTest {
 
   @Test
   void viewsHoldTheirMemoryUntilUnreachableThenTheMemoryGoesBack() {
-    Buffer owned = device.allocBuffer(4096, DType.U8);
+    Buffer owned = Buffer.allocOwned(device, 4096, DType.U8);
     ByteBuffer view = owned.asByteBuffer(1024, 16);
     owned.close();
     assertThrows(StaleBufferException.class, owned::asByteBuffer);
@@ -148,7 +148,7 @@ class MemorySafetyTest {
 
   @Test
   void aViewThatCannotBeMadeHoldsNothing() {
-    try (Buffer owned = device.allocBuffer(64, DType.U8)) {
+    try (Buffer owned = Buffer.allocOwned(device, 64, DType.U8)) {
       assertThrows(IndexOutOfBoundsException.class, () -> owned.asByteBuffer(60, 8));
     }
     assertEquals(0, device.liveAllocations(), "no pin was left behind");

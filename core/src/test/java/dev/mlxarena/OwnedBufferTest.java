@@ -20,7 +20,7 @@ class OwnedBufferTest {
   void aCommitThatFailsAfterTheAddUndoesTheResidencyThenFreesAndKeepsItsException() {
     TestDevice device = TestDevice.withResidency();
     device.counting().failNextCommit();
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> device.allocBuffer(64, DType.U8));
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> Buffer.allocOwned(device, 64, DType.U8));
     assertEquals("injected commit failure", e.getMessage(), "the original failure, not the cleanup's");
     assertEquals(0, e.getSuppressed().length, "the cleanup succeeded");
     assertEquals(0, device.liveAllocations(), "the memory went back");
@@ -87,11 +87,11 @@ class OwnedBufferTest {
     try (BufferPool pool = BufferPool.create(device)) {
       Buffer pooled = pool.alloc(64, DType.U8);
       IllegalArgumentException e =
-          assertThrows(IllegalArgumentException.class, () -> device.adopt(pooled.deviceBuffer(), DType.U8));
+          assertThrows(IllegalArgumentException.class, () -> Buffer.adoptOwned(device, pooled.deviceBuffer(), DType.U8));
       assertTrue(e.getMessage().contains("owned by a buffer pool on plain"), e.getMessage());
       DeviceBuffer raw = device.allocate(64);
-      Buffer adopted = device.adopt(raw, DType.U8);
-      assertThrows(IllegalArgumentException.class, () -> device.adopt(raw, DType.U8));
+      Buffer adopted = Buffer.adoptOwned(device, raw, DType.U8);
+      assertThrows(IllegalArgumentException.class, () -> Buffer.adoptOwned(device, raw, DType.U8));
       adopted.close();
     }
     assertEquals(0, device.live.get());

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mlxarena.spi.DeviceBuffer;
+import dev.mlxarena.spi.DeviceStream;
 import dev.mlxarena.testing.TestDevice;
 import dev.mlxarena.testing.TestStream;
 import java.nio.ByteBuffer;

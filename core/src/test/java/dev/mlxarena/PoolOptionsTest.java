@@ -54,7 +54,7 @@ class PoolOptionsTest {
   void aBadLeakDetectionLevelKeepsNoDeviceMemoryOfAnOwnedAllocation() {
     System.setProperty("mlxarena.leakDetection", "always");
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> device.allocBuffer(64, DType.U8));
+        assertThrows(IllegalArgumentException.class, () -> Buffer.allocOwned(device, 64, DType.U8));
     assertTrue(e.getMessage().contains("mlxarena.leakDetection=always"), e.getMessage());
     assertEquals(0, device.liveAllocations(), "nothing was allocated");
     assertEquals(0, device.counting().size());

@@ -279,7 +279,7 @@ final class PoolMachine {
   }
 
   void registerExisting(boolean twice) {
-    Buffer b = device.allocBuffer(64, DType.U8);
+    Buffer b = Buffer.allocOwned(device, 64, DType.U8);
     owned.add(b);
     pool.registerExisting(b);
     if (twice) {
@@ -331,7 +331,7 @@ final class PoolMachine {
         case 0 -> pool.alloc(0, DType.F32);
         case 1 -> pool.alloc(16, DType.F32, 8);
         case 2 -> {
-          try (Buffer o = device.allocBuffer(8, DType.U8)) {
+          try (Buffer o = Buffer.allocOwned(device, 8, DType.U8)) {
             pool.release(o);
           }
         }

@@ -109,7 +109,7 @@ public abstract class PoolContractTest {
 
   @Test
   void registerExistingIsNotRecycledByResetAndSurvivesPoolClose() {
-    Buffer weights = harness.device().allocBuffer(3000, DType.F32);
+    Buffer weights = Buffer.allocOwned(harness.device(), 3000, DType.F32);
     try {
       weights.sliceView(28, 1).copyFrom(new float[] {1.5f});
       pool.registerExisting(weights);
@@ -128,7 +128,7 @@ public abstract class PoolContractTest {
 
   @Test
   void registeringTwiceIsIdempotent() {
-    try (Buffer weights = harness.device().allocBuffer(64, DType.U8)) {
+    try (Buffer weights = Buffer.allocOwned(harness.device(), 64, DType.U8)) {
       pool.registerExisting(weights);
       PoolStats before = pool.stats();
       pool.registerExisting(weights);
@@ -214,7 +214,7 @@ public abstract class PoolContractTest {
 
   @Test
   void ownedHandleIsStaleAfterClose() {
-    Buffer owned = harness.device().allocBuffer(64, DType.U8);
+    Buffer owned = Buffer.allocOwned(harness.device(), 64, DType.U8);
     owned.close();
     assertStale(owned);
   }
@@ -386,7 +386,7 @@ public abstract class PoolContractTest {
 
   @Test
   void ownedBuffersAreZeroFilled() {
-    try (Buffer owned = harness.device().allocBuffer(777, DType.U8)) {
+    try (Buffer owned = Buffer.allocOwned(harness.device(), 777, DType.U8)) {
       assertAllBytes(owned, 0, 777, (byte) 0);
     }
   }
@@ -438,7 +438,7 @@ public abstract class PoolContractTest {
     assertRejectedUnchanged(IllegalArgumentException.class, () -> pool.alloc(0, DType.F32), "0 bytes");
     assertRejectedUnchanged(IllegalArgumentException.class, () -> pool.alloc(-5, DType.F32), "-5 bytes");
     assertRejectedUnchanged(
-        IllegalArgumentException.class, () -> harness.device().allocBuffer(0, DType.U8), "0 bytes");
+        IllegalArgumentException.class, () -> Buffer.allocOwned(harness.device(), 0, DType.U8), "0 bytes");
   }
 
   @Test
@@ -473,7 +473,7 @@ public abstract class PoolContractTest {
   @Test
   void buffersOfAnotherPoolOrKindAreRejected() {
     try (BufferPool other = BufferPool.create(harness.device());
-        Buffer owned = harness.device().allocBuffer(64, DType.U8)) {
+        Buffer owned = Buffer.allocOwned(harness.device(), 64, DType.U8)) {
       Buffer foreign = other.alloc(64, DType.U8);
       assertRejectedUnchanged(IllegalArgumentException.class, () -> pool.release(foreign), "another pool");
       assertRejectedUnchanged(IllegalArgumentException.class, () -> pool.release(owned), "owned");
@@ -488,7 +488,7 @@ public abstract class PoolContractTest {
   @Test
   void buffersOfAnotherDeviceCannotBeRegistered() {
     DeviceHarness second = newHarness();
-    Buffer alien = second.device().allocBuffer(64, DType.U8);
+    Buffer alien = Buffer.allocOwned(second.device(), 64, DType.U8);
     try {
       assertRejectedUnchanged(IllegalArgumentException.class, () -> pool.registerExisting(alien), "device");
     } finally {
@@ -498,14 +498,14 @@ public abstract class PoolContractTest {
 
   @Test
   void staleBuffersCannotBeRegistered() {
-    Buffer owned = harness.device().allocBuffer(64, DType.U8);
+    Buffer owned = Buffer.allocOwned(harness.device(), 64, DType.U8);
     owned.close();
     assertRejectedUnchanged(StaleBufferException.class, () -> pool.registerExisting(owned), "stale");
   }
 
   @Test
   void everyCallOnAClosedPoolFailsClearly() {
-    Buffer owned = harness.device().allocBuffer(64, DType.U8);
+    Buffer owned = Buffer.allocOwned(harness.device(), 64, DType.U8);
     try {
       pool.close();
       for (Executable call :
@@ -574,7 +574,7 @@ public abstract class PoolContractTest {
 
   @Test
   void ownedBuffersAreExactSizeAndOutsideThePool() {
-    try (Buffer owned = harness.device().allocBuffer(1000, DType.F32, 10, 25)) {
+    try (Buffer owned = Buffer.allocOwned(harness.device(), 1000, DType.F32, 10, 25)) {
       assertEquals(1000, owned.capacity());
       assertFalse(owned.isPooled());
       assertArrayEquals(new long[] {10, 25}, owned.shape());
@@ -589,7 +589,7 @@ public abstract class PoolContractTest {
     Buffer pooled = pool.alloc(64, DType.U8);
     pooled.copyFrom(new byte[] {42});
     IllegalArgumentException adopt =
-        assertThrows(IllegalArgumentException.class, () -> harness.device().adopt(pooled.deviceBuffer(), DType.U8));
+        assertThrows(IllegalArgumentException.class, () -> Buffer.adoptOwned(harness.device(), pooled.deviceBuffer(), DType.U8));
     assertTrue(adopt.getMessage().contains("owned by a buffer pool"), adopt.getMessage());
     assertThrows(IllegalStateException.class, () -> harness.device().free(pooled.deviceBuffer()),
         "only the pool frees what it owns");
@@ -601,13 +601,13 @@ public abstract class PoolContractTest {
   @Test
   void aRawBufferIsAdoptedOnceAndNotAfterItsFree() {
     DeviceBuffer raw = harness.device().allocate(64);
-    Buffer first = harness.device().adopt(raw, DType.U8);
+    Buffer first = Buffer.adoptOwned(harness.device(), raw, DType.U8);
     IllegalArgumentException twice =
-        assertThrows(IllegalArgumentException.class, () -> harness.device().adopt(raw, DType.U8));
+        assertThrows(IllegalArgumentException.class, () -> Buffer.adoptOwned(harness.device(), raw, DType.U8));
     assertTrue(twice.getMessage().contains("owned by an owned buffer"), twice.getMessage());
     assertTrue(first.isValid());
     first.close();
-    assertThrows(IllegalStateException.class, () -> harness.device().adopt(raw, DType.U8), "freed");
+    assertThrows(IllegalStateException.class, () -> Buffer.adoptOwned(harness.device(), raw, DType.U8), "freed");
     assertThrows(IllegalStateException.class, () -> harness.device().free(raw), "freed once, by its owner");
   }
 

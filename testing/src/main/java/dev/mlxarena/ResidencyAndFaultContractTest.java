@@ -113,7 +113,7 @@ public abstract class ResidencyAndFaultContractTest {
   @Test
   void ownedBuffersCarryTheirOwnRegistration() {
     open(true);
-    Buffer owned = harness.device().allocBuffer(64, DType.U8);
+    Buffer owned = Buffer.allocOwned(harness.device(), 64, DType.U8);
     assertEquals(1, rs().adds());
     assertTrue(rs().contains(owned.deviceBuffer()));
     pool.registerExisting(owned);
@@ -129,7 +129,7 @@ public abstract class ResidencyAndFaultContractTest {
   @Test
   void adoptedBuffersAreRegisteredByThePoolAndDroppedAtClose() {
     open(true);
-    Buffer adopted = harness.device().adopt(harness.device().allocate(256), DType.F32);
+    Buffer adopted = Buffer.adoptOwned(harness.device(), harness.device().allocate(256), DType.F32);
     assertEquals(0, rs().adds());
     pool.registerExisting(adopted);
     pool.registerExisting(adopted);
@@ -144,7 +144,7 @@ public abstract class ResidencyAndFaultContractTest {
   @Test
   void closingARegisteredAdoptedBufferDropsItsRegistration() {
     open(true);
-    Buffer adopted = harness.device().adopt(harness.device().allocate(256), DType.U8);
+    Buffer adopted = Buffer.adoptOwned(harness.device(), harness.device().allocate(256), DType.U8);
     pool.registerExisting(adopted);
     DeviceBuffer raw = adopted.deviceBuffer();
     adopted.close();
@@ -156,7 +156,7 @@ public abstract class ResidencyAndFaultContractTest {
   @Test
   void aBufferRegisteredWithTwoPoolsStaysResidentUntilTheLastOneCloses() {
     open(true);
-    Buffer adopted = harness.device().adopt(harness.device().allocate(256), DType.U8);
+    Buffer adopted = Buffer.adoptOwned(harness.device(), harness.device().allocate(256), DType.U8);
     DeviceBuffer raw = adopted.deviceBuffer();
     try (BufferPool second = BufferPool.create(harness.device())) {
       pool.registerExisting(adopted);
@@ -174,7 +174,7 @@ public abstract class ResidencyAndFaultContractTest {
   @Test
   void aBufferRegisteredWithTwoPoolsLeavesTheSetOnceWhenClosed() {
     open(true);
-    Buffer adopted = harness.device().adopt(harness.device().allocate(256), DType.U8);
+    Buffer adopted = Buffer.adoptOwned(harness.device(), harness.device().allocate(256), DType.U8);
     DeviceBuffer raw = adopted.deviceBuffer();
     try (BufferPool second = BufferPool.create(harness.device())) {
       second.registerExisting(adopted);
@@ -261,7 +261,7 @@ public abstract class ResidencyAndFaultContractTest {
     open(true);
     harness.failNthAllocation(1);
     int live = harness.liveAllocations();
-    assertThrows(BufferAllocationException.class, () -> harness.device().allocBuffer(64, DType.U8));
+    assertThrows(BufferAllocationException.class, () -> Buffer.allocOwned(harness.device(), 64, DType.U8));
     assertEquals(live, harness.liveAllocations());
     assertEquals(0, rs().size());
   }

@@ -2,7 +2,7 @@ package dev.mlxarena.bench;
 
 import dev.mlxarena.BufferPool;
 import dev.mlxarena.DType;
-import dev.mlxarena.DeviceStream;
+import dev.mlxarena.spi.DeviceStream;
 import dev.mlxarena.Fence;
 import dev.mlxarena.PoolOptions;
 import dev.mlxarena.Scope;

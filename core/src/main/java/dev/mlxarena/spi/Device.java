@@ -1,8 +1,5 @@
 package dev.mlxarena.spi;
 
-import dev.mlxarena.Buffer;
-import dev.mlxarena.DType;
-import dev.mlxarena.DeviceStream;
 import java.nio.ByteBuffer;
 import org.jspecify.annotations.Nullable;
 
@@ -11,10 +8,11 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A device makes raw {@link DeviceBuffer}s, frees them, fills them with zeros and copies between
  * them and the host. It does not zero fresh allocations itself: like Metal's recycled pages, their
- * contents are undefined until the pool (or {@link #allocBuffer}) zero-fills them.
+ * contents are undefined until the pool (or {@link dev.mlxarena.Buffer#allocOwned}) zero-fills
+ * them.
  *
  * <p>Users mostly touch a device through {@link dev.mlxarena.BufferPool#create(Device)} and {@link
- * #allocBuffer(long, DType, long...)}. Implementations must be thread-safe.
+ * dev.mlxarena.Buffer#allocOwned}. Implementations must be thread-safe.
  */
 public interface Device extends AutoCloseable {
 
@@ -31,8 +29,8 @@ public interface Device extends AutoCloseable {
 
   /**
    * Frees a buffer this device allocated. The buffer must not be used afterwards. A buffer a pool
-   * or an owned {@link Buffer} owns is theirs to free: a {@link TrackedDeviceBuffer} refuses
-   * other frees.
+   * or an owned {@link dev.mlxarena.Buffer} owns is theirs to free: a {@link TrackedDeviceBuffer}
+   * refuses other frees.
    *
    * @throws IllegalStateException if the buffer was freed already, or, for a {@link
    *     TrackedDeviceBuffer}, if a pool or an owned buffer owns it
@@ -79,39 +77,6 @@ public interface Device extends AutoCloseable {
    * device has none (the host, CUDA, Metal before macOS 15 or with residency switched off).
    */
   @Nullable ResidencySet residencySet();
-
-  /**
-   * Allocates an exactly-sized, zero-filled buffer owned by the caller, outside any pool (the
-   * right home for weights and a session's KV cache). It is added to the residency set (and
-   * committed) if the device has one; {@link Buffer#close()} removes it and frees the memory.
-   *
-   * @param bytes the byte length, at least 1
-   * @param dtype the element type
-   * @param shape the dimensions; empty means {@code bytes / dtype.byteSize()} elements
-   * @throws IllegalArgumentException for a non-positive size or a shape that needs more bytes
-   * @throws dev.mlxarena.BufferAllocationException if the device cannot provide the memory
-   */
-  default Buffer allocBuffer(long bytes, DType dtype, long... shape) {
-    return Buffer.allocOwned(this, bytes, dtype, shape);
-  }
-
-  /**
-   * Takes ownership of a raw allocation of this device and returns it as an owned handle. The
-   * buffer is not zero-filled and not added to the residency set ({@link
-   * dev.mlxarena.BufferPool#registerExisting} does that); closing the handle frees it.
-   *
-   * <p>A raw allocation has one owner: memory a pool holds (a pooled handle's {@link
-   * Buffer#deviceBuffer()}) or another owned buffer holds (adopting one buffer twice) is refused,
-   * and so is a {@link TrackedDeviceBuffer} already freed. Raw buffers of other classes are tracked
-   * by identity while owned; that a buffer of such a class was freed cannot be seen.
-   *
-   * @throws IllegalArgumentException if the shape needs more than the buffer's capacity, or if a
-   *     pool or another owned buffer owns {@code raw}
-   * @throws IllegalStateException if {@code raw} is a {@link TrackedDeviceBuffer} that was freed
-   */
-  default Buffer adopt(DeviceBuffer raw, DType dtype, long... shape) {
-    return Buffer.adoptOwned(this, raw, dtype, shape);
-  }
 
   /** Releases the device. Buffers and pools on it must be closed first. */
   @Override

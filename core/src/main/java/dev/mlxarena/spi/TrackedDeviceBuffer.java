@@ -10,8 +10,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <h2>Ownership</h2>
  * A raw allocation has at most one owner: a pool that allocated it, or an owned {@code Buffer}
- * ({@link Device#allocBuffer}, {@link Device#adopt}). The owner {@link #claim claims} the buffer
- * when it takes it and {@link #unclaim unclaims} it just before it frees it; meanwhile a second
+ * ({@link dev.mlxarena.Buffer#allocOwned}, {@link dev.mlxarena.Buffer#adoptOwned}). The owner
+ * {@link #claim claims} the buffer when it takes it and {@link #unclaim unclaims} it just before
+ * it frees it; meanwhile a second
  * claim (adopting memory a pool holds, adopting one buffer twice) is refused, and so is a free
  * through {@link Device#free} that does not come from the owner ({@link #markFreed}).
  *

@@ -8,7 +8,7 @@ import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
 import dev.mlxarena.BufferAllocationException;
-import dev.mlxarena.DeviceStream;
+import dev.mlxarena.spi.DeviceStream;
 import dev.mlxarena.DeviceUnavailableException;
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;

@@ -6,7 +6,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.PointerByReference;
 import dev.mlxarena.BufferAllocationException;
-import dev.mlxarena.DeviceStream;
+import dev.mlxarena.spi.DeviceStream;
 import dev.mlxarena.spi.TrackedDeviceBuffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -9,7 +9,7 @@ import dev.mlxarena.Buffer;
 import dev.mlxarena.BufferPool;
 import dev.mlxarena.DType;
 import dev.mlxarena.spi.Device;
-import dev.mlxarena.DeviceStream;
+import dev.mlxarena.spi.DeviceStream;
 import dev.mlxarena.Fence;
 import dev.mlxarena.PoolOptions;
 import dev.mlxarena.Scope;

@@ -41,8 +41,8 @@ class NcclTest {
       assertEquals(0, comm.rank());
       assertEquals(1, comm.size());
       assertEquals(gpu, comm.device());
-      Buffer send = gpu.allocBuffer(4L * 1000, DType.F32, 1000);
-      Buffer recv = gpu.allocBuffer(4L * 1000, DType.F32, 1000);
+      Buffer send = Buffer.allocOwned(gpu, 4L * 1000, DType.F32, 1000);
+      Buffer recv = Buffer.allocOwned(gpu, 4L * 1000, DType.F32, 1000);
       float[] values = ramp(1000, 1f);
       send.copyFrom(values);
       NcclComm.Registration rs = comm.register(send.nativeHandle(), send.byteLength());
@@ -76,7 +76,7 @@ class NcclTest {
         CudaStream stream = CudaStream.create(gpu);
         CudaStream other = CudaStream.create(gpu)) {
       NcclComm comm = NcclComm.initRanks(List.of(gpu), Nccl.uniqueId()).get(0);
-      try (Buffer b = gpu.allocBuffer(64, DType.F32, 16)) {
+      try (Buffer b = Buffer.allocOwned(gpu, 64, DType.F32, 16)) {
         NcclException e = assertThrows(NcclException.class,
             () -> comm.allReduce(b.nativeHandle(), b.nativeHandle(), 16, 99, NcclOp.SUM.code, stream, "type 99"));
         assertEquals("ncclAllReduce", e.getCall());
@@ -125,8 +125,8 @@ class NcclTest {
           assertEquals(2, comm.size());
           CudaDevice gpu = gpus.get(r);
           try (CudaStream stream = CudaStream.create(gpu);
-              Buffer f32 = gpu.allocBuffer(4L * 4096, DType.F32, 4096);
-              Buffer bf16 = gpu.allocBuffer(2L * 4096, DType.BF16, 4096)) {
+              Buffer f32 = Buffer.allocOwned(gpu, 4L * 4096, DType.F32, 4096);
+              Buffer bf16 = Buffer.allocOwned(gpu, 2L * 4096, DType.BF16, 4096)) {
             f32.copyFrom(ramp(4096, r + 1));
             short[] bits = new short[4096];
             for (int i = 0; i < bits.length; i++) {
@@ -165,7 +165,7 @@ class NcclTest {
   void anAbortEndsACollectiveWhoseOtherRankNeverCame() {
     List<CudaDevice> gpus = List.of(CudaDevice.open(0), CudaDevice.open(1));
     CudaStream stream = CudaStream.create(gpus.get(0));
-    Buffer b = gpus.get(0).allocBuffer(4L * 1024, DType.F32, 1024);
+    Buffer b = Buffer.allocOwned(gpus.get(0), 4L * 1024, DType.F32, 1024);
     List<NcclComm> comms = NcclComm.initAll(gpus);
     // Rank 1 never joins. NCCL enqueues rank 0's part and returns; the GPU waits for rank 1.
     CompletableFuture<Void> alone = CompletableFuture.runAsync(() -> comms.get(0).allReduce(b, NcclOp.SUM, stream),

@@ -2,7 +2,7 @@ package dev.mlxarena.docs;
 
 import dev.mlxarena.Buffer;
 import dev.mlxarena.BufferPool;
-import dev.mlxarena.DeviceStream;
+import dev.mlxarena.spi.DeviceStream;
 import dev.mlxarena.Fence;
 import dev.mlxarena.host.HostDevice;
 import dev.mlxarena.spi.Device;

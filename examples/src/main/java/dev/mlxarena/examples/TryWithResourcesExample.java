@@ -26,7 +26,7 @@ public final class TryWithResourcesExample {
     int hidden = 1024;
     try (Device device = Devices.systemDefault();
         BufferPool pool = BufferPool.create(device);
-        Buffer weights = device.allocBuffer((long) hidden * 4, DType.F32, hidden)) {
+        Buffer weights = Buffer.allocOwned(device, (long) hidden * 4, DType.F32, hidden)) {
       pool.registerExisting(weights);
       for (int i = 0; i < hidden; i++) {
         weights.putF32(i, 1f / (1 + i));

@@ -1,8 +1,8 @@
 package dev.mlxarena.kotlin
 
 import dev.mlxarena.BufferPool
-import dev.mlxarena.DeviceStream
 import dev.mlxarena.Scope
+import dev.mlxarena.spi.DeviceStream
 import kotlin.contracts.ExperimentalContracts
 import kotlin.contracts.InvocationKind
 import kotlin.contracts.contract

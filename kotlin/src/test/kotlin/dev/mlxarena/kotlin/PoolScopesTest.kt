@@ -3,7 +3,7 @@ package dev.mlxarena.kotlin
 import dev.mlxarena.Buffer
 import dev.mlxarena.DType
 import dev.mlxarena.spi.Device
-import dev.mlxarena.DeviceStream
+import dev.mlxarena.spi.DeviceStream
 import dev.mlxarena.Fence
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.time.Duration.Companion.seconds

@@ -44,7 +44,7 @@ class MetalDeviceTest {
   void freshSimBuffersHoldGarbageUntilThePoolZeroesThem() {
     try (MetalDevice d = MetalDevice.openWith(Shims.sim())) {
       DeviceBuffer raw = d.allocate(64);
-      Buffer adopted = d.adopt(raw, DType.U8);
+      Buffer adopted = Buffer.adoptOwned(d, raw, DType.U8);
       assertEquals(0xA5, adopted.getU8(0), "the sim must hand out garbage, as Metal can");
       adopted.close();
     }

@@ -1,7 +1,7 @@
 package dev.mlxarena.reactive;
 
 import dev.mlxarena.BufferPool;
-import dev.mlxarena.DeviceStream;
+import dev.mlxarena.spi.DeviceStream;
 import dev.mlxarena.Scope;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;

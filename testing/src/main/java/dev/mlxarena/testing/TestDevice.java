@@ -1,7 +1,7 @@
 package dev.mlxarena.testing;
 
 import dev.mlxarena.BufferAllocationException;
-import dev.mlxarena.DeviceStream;
+import dev.mlxarena.spi.DeviceStream;
 import dev.mlxarena.host.HostDevice;
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;

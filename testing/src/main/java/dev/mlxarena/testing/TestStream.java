@@ -1,6 +1,6 @@
 package dev.mlxarena.testing;
 
-import dev.mlxarena.DeviceStream;
+import dev.mlxarena.spi.DeviceStream;
 import dev.mlxarena.Fence;
 import dev.mlxarena.spi.Device;
 import java.util.ArrayList;

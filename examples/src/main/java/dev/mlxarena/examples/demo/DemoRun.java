@@ -128,7 +128,7 @@ final class DemoRun {
 
     @Override
     Buffer make(long bytes, DType dtype, long... shape) {
-      Buffer b = device.allocBuffer(bytes, dtype, shape);
+      Buffer b = Buffer.allocOwned(device, bytes, dtype, shape);
       made.add(b);
       return b;
     }

@@ -289,7 +289,7 @@ final class GpuRun {
             ops.blasNanos - blasNanos, t1 - r0, ops.ncclCalls - ncclCalls, ops.ncclNanos - ncclNanos));
       }).initialState(session -> {
         GpuTransformer.KvCache kv = session.own(model.kvCache(device));
-        Buffer ids = session.own(device.allocBuffer(4L * (tokens + 1), DType.I32, tokens + 1));
+        Buffer ids = session.own(Buffer.allocOwned(device, 4L * (tokens + 1), DType.I32, tokens + 1));
         ids.copyFrom(new int[] {start});
         // Closed first when the loop ends: nothing is freed while the GPU may still use it.
         AutoCloseable waitForGpu = () -> drain(stream, pending);

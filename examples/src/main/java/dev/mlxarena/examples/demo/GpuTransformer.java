@@ -122,8 +122,10 @@ final class GpuTransformer implements AutoCloseable {
     }
     this.w = Weights.layout(cfg, t -> random(device, seed, t), () -> ones(device, cfg.hidden()));
     Rope rope = Rope.of(cfg.headDim(), cfg.context());
-    ropeCos = own(device.allocBuffer(4L * rope.cos.length, DType.F32, rope.cos.length).copyFrom(rope.cos));
-    ropeSin = own(device.allocBuffer(4L * rope.sin.length, DType.F32, rope.sin.length).copyFrom(rope.sin));
+    ropeCos = own(
+        Buffer.allocOwned(device, 4L * rope.cos.length, DType.F32, rope.cos.length).copyFrom(rope.cos));
+    ropeSin = own(
+        Buffer.allocOwned(device, 4L * rope.sin.length, DType.F32, rope.sin.length).copyFrom(rope.sin));
   }
 
   private long own(Buffer b) {
@@ -150,7 +152,7 @@ final class GpuTransformer implements AutoCloseable {
     long first;
     if (name.startsWith("wq")) {
       long groupRows = qDim + 2L * kvDim;
-      group = own(device.allocBuffer(groupRows * h * es, dtype, groupRows, h));
+      group = own(Buffer.allocOwned(device, groupRows * h * es, dtype, groupRows, h));
       p = group;
       rows = qDim;
       first = r * qDim * h;
@@ -163,7 +165,7 @@ final class GpuTransformer implements AutoCloseable {
       rows = kvDim;
       first = r * kvDim * h;
     } else if (name.startsWith("wGate")) {
-      group = own(device.allocBuffer(2L * ffn * h * es, dtype, 2L * ffn, h));
+      group = own(Buffer.allocOwned(device, 2L * ffn * h * es, dtype, 2L * ffn, h));
       p = group;
       rows = ffn;
       first = r * ffn * h;
@@ -172,18 +174,18 @@ final class GpuTransformer implements AutoCloseable {
       rows = ffn;
       first = r * ffn * h;
     } else if (name.startsWith("wo")) {
-      p = own(device.allocBuffer(h * qDim * es, dtype, h, qDim));
+      p = own(Buffer.allocOwned(device, h * qDim * es, dtype, h, qDim));
       rows = h;
       cols = qDim;
       first = (long) r * qDim;
     } else if (name.startsWith("wDown")) {
-      p = own(device.allocBuffer(h * ffn * es, dtype, h, ffn));
+      p = own(Buffer.allocOwned(device, h * ffn * es, dtype, h, ffn));
       rows = h;
       cols = ffn;
       ld = cfg.ffn();
       first = (long) r * ffn;
     } else {
-      p = own(device.allocBuffer(t.count() * es, dtype, t.count()));
+      p = own(Buffer.allocOwned(device, t.count() * es, dtype, t.count()));
       rows = 1;
       cols = t.count();
       ld = cols;
@@ -194,7 +196,7 @@ final class GpuTransformer implements AutoCloseable {
   }
 
   private long ones(CudaDevice device, int n) {
-    long p = own(device.allocBuffer((long) n * dtype.byteSize(), dtype, n));
+    long p = own(Buffer.allocOwned(device, (long) n * dtype.byteSize(), dtype, n));
     k.fill(p, n, 1f);
     return p;
   }
@@ -233,9 +235,9 @@ final class GpuTransformer implements AutoCloseable {
       values = new long[cfg.layers()];
       long n = (long) cfg.context() * kvDim;
       for (int l = 0; l < cfg.layers(); l++) {
-        Buffer kb = device.allocBuffer(n * dtype.byteSize(), dtype, cfg.context(), kvDim);
+        Buffer kb = Buffer.allocOwned(device, n * dtype.byteSize(), dtype, cfg.context(), kvDim);
         buffers.add(kb);
-        Buffer vb = device.allocBuffer(n * dtype.byteSize(), dtype, cfg.context(), kvDim);
+        Buffer vb = Buffer.allocOwned(device, n * dtype.byteSize(), dtype, cfg.context(), kvDim);
         buffers.add(vb);
         keys[l] = kb.nativeHandle();
         values[l] = vb.nativeHandle();

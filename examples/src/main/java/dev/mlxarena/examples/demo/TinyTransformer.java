@@ -49,7 +49,7 @@ final class TinyTransformer implements AutoCloseable {
   }
 
   private Buffer weights(Device device, long seed, Weights.Tensor t) {
-    Buffer b = own(device.allocBuffer(t.count() * 4, DType.F32, t.count()));
+    Buffer b = own(Buffer.allocOwned(device, t.count() * 4, DType.F32, t.count()));
     FloatBuffer values = floats(b);
     long s = Weights.tensorSeed(seed, t.index());
     for (int i = 0; i < t.count(); i++) {
@@ -59,7 +59,7 @@ final class TinyTransformer implements AutoCloseable {
   }
 
   private Buffer ones(Device device, int count) {
-    Buffer b = own(device.allocBuffer(count * 4L, DType.F32, count));
+    Buffer b = own(Buffer.allocOwned(device, count * 4L, DType.F32, count));
     FloatBuffer values = floats(b);
     for (int i = 0; i < count; i++) {
       values.put(i, 1f);
@@ -92,8 +92,8 @@ final class TinyTransformer implements AutoCloseable {
       values = new Buffer[cfg.layers()];
       long n = (long) cfg.context() * cfg.kvDim();
       for (int l = 0; l < cfg.layers(); l++) {
-        keys[l] = device.allocBuffer(n * 4, DType.F32, cfg.context(), cfg.kvDim());
-        values[l] = device.allocBuffer(n * 4, DType.F32, cfg.context(), cfg.kvDim());
+        keys[l] = Buffer.allocOwned(device, n * 4, DType.F32, cfg.context(), cfg.kvDim());
+        values[l] = Buffer.allocOwned(device, n * 4, DType.F32, cfg.context(), cfg.kvDim());
       }
     }
 

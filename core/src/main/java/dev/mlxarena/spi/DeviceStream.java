@@ -1,6 +1,6 @@
-package dev.mlxarena;
+package dev.mlxarena.spi;
 
-import dev.mlxarena.spi.Device;
+import dev.mlxarena.Fence;
 
 /**
  * An ordered queue of device work: a CUDA stream, a Metal command queue. Work enqueued on one
@@ -8,13 +8,13 @@ import dev.mlxarena.spi.Device;
  * handed to later work on the same stream at once, without the host waiting for the device.
  *
  * <h2>Stream-ordered reuse</h2>
- * A scope opened on a stream ({@link BufferPool#openScope(DeviceStream)}) hands its buffers back
- * in stream order: when it closes, or when one of its buffers is released or closed, the pool
- * records a fence on the stream ({@link #recordFence()}). The buffers are then reusable at once by
- * later allocations on the same stream, and by other streams, stream-less scopes and host access
- * only once that fence has completed. The host never waits for the device: in a decode loop each
- * token's scope adopts the buffers the previous token's scope returned, even while the device is
- * still running that token, and allocates from them without the pool's lock.
+ * A scope opened on a stream ({@link dev.mlxarena.BufferPool#openScope(DeviceStream)}) hands its
+ * buffers back in stream order: when it closes, or when one of its buffers is released or closed,
+ * the pool records a fence on the stream ({@link #recordFence()}). The buffers are then reusable at
+ * once by later allocations on the same stream, and by other streams, stream-less scopes and host
+ * access only once that fence has completed. The host never waits for the device: in a decode loop
+ * each token's scope adopts the buffers the previous token's scope returned, even while the device
+ * is still running that token, and allocates from them without the pool's lock.
  *
  * <pre>{@code
  * try (Scope token = pool.openScope(stream)) {   // token t+1
@@ -30,10 +30,11 @@ import dev.mlxarena.spi.Device;
  * come straight from earlier work on the stream that the device has not run yet.
  *
  * <p>The pool compares streams by identity, calls {@link #recordFence()} without holding its lock
- * (after any poisoning fills it enqueued, see {@link PoolOptions#isPoisonOnRecycle()}), and polls
- * a stream's fences oldest first, relying on them completing in the order they were recorded. A
- * fence that a later one of the same stream covers is closed once nothing waits on it any more,
- * perhaps before it completed. Implementations must be thread-safe.
+ * (after any poisoning fills it enqueued, see {@link
+ * dev.mlxarena.PoolOptions#isPoisonOnRecycle()}), and polls a stream's fences oldest first,
+ * relying on them completing in the order they were recorded. A fence that a later one of the same
+ * stream covers is closed once nothing waits on it any more, perhaps before it completed.
+ * Implementations must be thread-safe.
  */
 public interface DeviceStream {
 
