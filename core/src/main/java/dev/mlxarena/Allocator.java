@@ -140,11 +140,11 @@ final class Allocator {
       if (!polled && fencesWaiting()) {
         return null;
       }
-      b = ledger.fresh(bucket, bytes, evictor.forScope(scope));
+      b = ledger.fresh(bucket, bytes, evictor.with(scope.evictableReserve()));
       ledger.commit();
     }
     Buffer handle = scope.issue(b, dtype, bytes, elements, shape);
-    counters.fold(scope);
+    scope.fold(counters);
     counters.lockedAllocations++;
     return handle;
   }
@@ -180,7 +180,7 @@ final class Allocator {
         }
         taken[i] = b;
       }
-      DeviceLedger.Reclaimer cache = evictor.forScope(scope);
+      DeviceLedger.Reclaimer cache = evictor.with(scope.evictableReserve());
       ledger.requireRoomFor(freshBytes, n, cache);
       for (int i = 0; i < n; i++) {
         if (from[i] == FRESH) {
@@ -220,7 +220,7 @@ final class Allocator {
       anyFresh |= from[j] == FRESH;
       out.add(scope.issue(requireNonNull(taken[j]), r.dtype(), r.bytes(), elements[j], r.shapeUnsafe()));
     }
-    counters.fold(scope);
+    scope.fold(counters);
     counters.lockedAllocations += n;
     if (anyFresh) {
       ledger.commit();

@@ -14,8 +14,8 @@ import org.jspecify.annotations.Nullable;
  * the giving back, with one residency commit per eviction. The global lists and parked reserves are
  * evicted; the reserves of open scopes belong to their threads until they close, so the only one
  * that may be evicted is the reserve of the scope allocating right now, on its own thread ({@link
- * #forScope}), and only after the pool's own lists: without it, a scope holding the previous
- * token's buffers could be refused memory that only it keeps.
+ * #with}), and only after the pool's own lists: without it, a scope holding the previous token's
+ * buffers could be refused memory that only it keeps.
  *
  * <p>Guarded by the pool's lock.
  */
@@ -112,14 +112,12 @@ final class Evictor implements DeviceLedger.Reclaimer {
   }
 
   /**
-   * What the device ledger may reclaim for an allocation through {@code scope}, on its thread under
-   * the lock: the pool's lists, then the scope's own reserve, unless the scope adopted it from its
-   * stream's lane: those blocks wait for the lane's fence, which has not been polled, and go back to
-   * the device only once it has completed (see {@code StreamLanes}).
+   * What the device ledger may reclaim for an allocation through a scope, on its thread under the
+   * lock: the pool's lists, then {@code own}, the scope's reserve where it may be evicted ({@code
+   * ScopeState#evictableReserve}), if any.
    */
-  DeviceLedger.Reclaimer forScope(ScopeState scope) {
-    Reserve own = scope.reserve;
-    if (own == null || scope.adopted != null) {
+  DeviceLedger.Reclaimer with(@Nullable Reserve own) {
+    if (own == null) {
       return this;
     }
     return new DeviceLedger.Reclaimer() {

@@ -5,21 +5,19 @@ import java.util.List;
 
 /**
  * One round of polling the fences the pool waits on: taken under the lock (the waits are marked
- * {@link Waiting#polling}), run without it ({@link #run(ClosedFences)}), applied under it again by the rooms
- * that keep the waits ({@code FenceQueue#apply}, {@code StreamLanes#apply}).
+ * {@link Waiting#polling}), run without it ({@link #run(ClosedFences)}), applied under it again by
+ * the rooms that keep the waits ({@link FenceQueue#apply}, {@link StreamLanes#apply}). The rooms
+ * fill and apply the parts they own; the round only holds them between the two locked steps.
  *
  * <p>Fences of callers ({@code closeAfter}, {@code release(buffer, fence)}) may complete in any
- * order, so each is polled. Fences recorded on one stream complete in the order they were
- * recorded, so a lane is polled oldest first and the round stops at the first fence that has not
- * completed (or failed): the rest cannot have completed before it, and a stream the device has not
- * caught up with costs one call per round.
+ * order, so each is polled. Fences recorded on a stream are polled as {@link StreamLanes.Taken}
+ * says: oldest first, up to the first that has not completed.
  */
 final class FencePoll {
+  /** The callers' fences taken from the fence queue. */
   final List<FenceQueue.Entry> users = new ArrayList<>();
-  /** Per stream, the lane's entries oldest first. */
-  final List<StreamLanes.Entry[]> lanes = new ArrayList<>();
-  /** The lanes taken, to hand back to the next round. */
-  final List<StreamLanes.Lane> polledLanes = new ArrayList<>();
+  /** The stream lanes taken. */
+  final StreamLanes.Taken lanes = new StreamLanes.Taken();
 
   boolean isEmpty() {
     return users.isEmpty() && lanes.isEmpty();
@@ -38,12 +36,6 @@ final class FencePoll {
         w.ended(known);
       }
     }
-    for (StreamLanes.Entry[] lane : lanes) {
-      for (StreamLanes.Entry e : lane) {
-        if (e.poll() != Waiting.COMPLETE) {
-          break;
-        }
-      }
-    }
+    lanes.poll();
   }
 }

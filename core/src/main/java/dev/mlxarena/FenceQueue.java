@@ -199,12 +199,12 @@ final class FenceQueue {
   // ================================================================ polling
 
   /** Hands every entry that no other round is polling to {@code round}. */
-  void addTo(FencePoll round) {
+  void addTo(List<Entry> round) {
     for (Entry e : waiting) {
       if (!e.polling) {
         e.polling = true;
         e.result = Waiting.UNKNOWN;
-        round.users.add(e);
+        round.add(e);
       }
     }
   }
@@ -215,10 +215,10 @@ final class FenceQueue {
    * handed back on a stream: the round's thread finishes them without the lock); the blocks of a
    * failed fence are quarantined. Returns the failures to report, or {@code null}.
    */
-  @Nullable RuntimeException apply(FencePoll round, Transit out, boolean poison, boolean poolOpen) {
+  @Nullable RuntimeException apply(List<Entry> round, Transit out, boolean poison, boolean poolOpen) {
     RuntimeException failure = null;
     boolean freed = false;
-    for (Entry e : round.users) {
+    for (Entry e : round) {
       e.polling = false;
       if (!poolOpen || e.retired) { // the pool closed meanwhile and dropped the entry
         closable(new Closing(e.fence, Waiting.UNKNOWN));

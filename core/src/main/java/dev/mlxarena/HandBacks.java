@@ -144,7 +144,7 @@ final class HandBacks {
    * else can reach until {@link #endClose} parks it.
    */
   Reserve beginClose(ScopeState scope, boolean withFence) {
-    PoolEvents.scopeClose(scope.count, counters.closing(scope), withFence);
+    PoolEvents.scopeClose(scope.count, scope.closing(counters), withFence);
     scope.handingBack = true;
     Reserve reserve = scope.reserve;
     scope.reserve = null;
@@ -219,7 +219,7 @@ final class HandBacks {
    */
   @Nullable RuntimeException closeAfter(ScopeState scope, Waiting probe) {
     boolean failed = probe.result == Waiting.FAILED;
-    counters.fold(scope);
+    scope.fold(counters);
     Reserve reserve = scope.reserve;
     scope.reserve = null;
     long activeBefore = counters.activeBytes;
@@ -245,7 +245,7 @@ final class HandBacks {
    * when they must be poisoned first, into the returned transit.
    */
   @Nullable Transit reset(ScopeState defaultScope) {
-    counters.fold(defaultScope);
+    defaultScope.fold(counters);
     if (!poison) {
       recycleToLists(defaultScope, Block.DEATH_RESET);
       evictor.enforceCacheLimit();
@@ -283,7 +283,7 @@ final class HandBacks {
       scopes.unlink(s);
       s = next;
     }
-    counters.fold(defaultScope);
+    defaultScope.fold(counters);
     recycleToLists(defaultScope, Block.DEATH_POOL_CLOSED);
     defaultScope.markClosed();
     free.drain(b -> {});

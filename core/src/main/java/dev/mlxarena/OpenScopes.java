@@ -13,7 +13,7 @@ import org.jspecify.annotations.Nullable;
  * issue counters ({@link PoolCounters} adds them in) and the reserves (only the audit looks into
  * them, on a pool no other thread uses; nothing else takes from them). Guarded by the pool's lock.
  */
-final class OpenScopes {
+final class OpenScopes implements PoolCounters.Unfolded {
   private static final int STASH_LIMIT = 16;
   private static final int FIRST_RECORD = 16;
 
@@ -98,6 +98,20 @@ final class OpenScopes {
     s.prev = null;
     s.next = null;
     return true;
+  }
+
+  /** The one loop over open scopes that adds in what they counted without the lock. */
+  @Override
+  public void sumUnfolded(PoolCounters into) {
+    long n = 0;
+    long bytes = 0;
+    long requested = 0;
+    for (ScopeState s = first; s != null; s = s.next) {
+      n += s.issued;
+      bytes += s.issuedBytes;
+      requested += s.issuedRequested;
+    }
+    into.unfolded(n, bytes, requested);
   }
 
   /**

@@ -9,13 +9,15 @@ package dev.mlxarena;
  *
  * <h2>Which counters the lock guards</h2>
  * Every field here is plain and guarded by the pool's lock. A scope's allocations from its own
- * reserve are counted in the scope instead ({@link ScopeState#issued}, {@link
- * ScopeState#issuedBytes}, {@link ScopeState#issuedRequested}), by its thread without the lock:
- * {@link #fold} moves them here under the lock (when the scope closes, and right after each locked
- * allocation through it), and every figure that must include them (the {@code ...Now()} methods,
- * {@link #notePeak()}, {@link #snapshot()}) adds the open scopes' unfolded counts in through one
- * loop, {@link #sumUnfolded()}. Those reads are racy while other threads allocate, so the figures
+ * reserve are counted in the scope instead ({@code ScopeState#issued} and the two beside it), by
+ * its thread without the lock: the scope's {@code fold} moves them here under the lock ({@link
+ * #addFolded}, when the scope closes and right after each locked allocation through it), and every
+ * figure that must include them (the {@code ...Now()} methods, {@link #notePeak()}, {@link
+ * #snapshot()}) adds the open scopes' unfolded counts in through one loop, the {@link Unfolded}
+ * the pool's open scopes are. Those reads are racy while other threads allocate, so the figures
  * are exact for a pool used by one thread and approximate otherwise.
+ *
+ * <p>The counters know nothing of scopes: the scopes report into them, as every other room does.
  *
  * <h2>Derived figures</h2>
  * Every held block is live, free or waiting (see {@link #deferredCount}), so what is cached (in
@@ -25,7 +27,13 @@ package dev.mlxarena;
  * allocations minus fresh allocations.
  */
 final class PoolCounters {
-  private final OpenScopes scopes;
+  /** Where the counts that open scopes keep without the lock are summed: the open scopes. */
+  interface Unfolded {
+    /** Sums what the open scopes counted and not folded yet, and reports it to {@code into}. */
+    void sumUnfolded(PoolCounters into);
+  }
+
+  private final Unfolded scopes;
 
   // Live pooled handles, folded.
   long activeCount;
@@ -64,45 +72,41 @@ final class PoolCounters {
   private long unfoldedBytes;
   private long unfoldedRequested;
 
-  PoolCounters(OpenScopes scopes) {
+  PoolCounters(Unfolded scopes) {
     this.scopes = scopes;
   }
 
   /**
-   * Moves what {@code s} counted without the lock into the pool's counters. Runs under the lock on
-   * the scope's own thread, or once the scope is closing. Active bytes only grow between two
-   * locked calls, so their peak is seen here or by the next call that lowers them, each of which
-   * calls {@link #notePeak()} first.
+   * Adds {@code count} allocations of a scope, which it counted without the lock, to the active
+   * figures. Runs under the lock. Active bytes only grow between two locked calls, so their peak is
+   * seen here or by the next call that lowers them, each of which calls {@link #notePeak()} first.
    */
-  void fold(ScopeState s) {
-    activeCount += s.issued;
-    activeBytes += s.issuedBytes;
-    requestedBytes += s.issuedRequested;
-    allocations += s.issued;
-    s.liveCount += s.issued;
-    s.liveBytes += s.issuedBytes;
-    s.liveRequested += s.issuedRequested;
-    s.issued = 0;
-    s.issuedBytes = 0;
-    s.issuedRequested = 0;
+  void addFolded(long count, long bytes, long requested) {
+    activeCount += count;
+    activeBytes += bytes;
+    requestedBytes += requested;
+    allocations += count;
     if (activeBytes > peakActiveBytes) {
       peakActiveBytes = activeBytes;
     }
   }
 
-  /** The one loop over open scopes: what they counted without the lock and not yet folded. */
-  private void sumUnfolded() {
-    long n = 0;
-    long bytes = 0;
-    long requested = 0;
-    for (ScopeState s = scopes.first(); s != null; s = s.next) {
-      n += s.issued;
-      bytes += s.issuedBytes;
-      requested += s.issuedRequested;
-    }
-    unfoldedCount = n;
+  /** Takes a closing scope's live allocations out of the active figures at once. */
+  void removeActive(long count, long bytes, long requested) {
+    activeCount -= count;
+    activeBytes -= bytes;
+    requestedBytes -= requested;
+  }
+
+  /** What the open scopes counted without the lock and not yet folded, as they just summed it. */
+  void unfolded(long count, long bytes, long requested) {
+    unfoldedCount = count;
     unfoldedBytes = bytes;
     unfoldedRequested = requested;
+  }
+
+  private void sumUnfolded() {
+    scopes.sumUnfolded(this);
   }
 
   /** Live pooled handles right now, open scopes' unfolded allocations included. */
@@ -125,23 +129,6 @@ final class PoolCounters {
   /** Bytes in free lists and reserves right now. */
   long cachedBytesNow() {
     return heldBytes - activeBytesNow() - deferredBytes;
-  }
-
-  /**
-   * Takes what is still live of {@code s}'s allocations out of the active figures at once, as its
-   * close begins, and returns their bytes: from then on its buffers count as cached, though its
-   * closing thread is still moving them into its reserve.
-   */
-  long closing(ScopeState s) {
-    long bytes;
-    fold(s);
-    notePeak();
-    activeCount -= s.liveCount;
-    activeBytes -= s.liveBytes;
-    requestedBytes -= s.liveRequested;
-    bytes = s.liveBytes;
-    s.recordHandedBack();
-    return bytes;
   }
 
   /** Records the active bytes of this moment as a peak candidate; call before lowering them. */

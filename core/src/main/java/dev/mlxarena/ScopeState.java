@@ -84,7 +84,7 @@ final class ScopeState implements Recycler {
    */
   StreamLanes.@Nullable Entry adopted;
 
-  // What this scope issued since the pool last folded it in (see PoolCounters#fold): each is one
+  // What this scope issued since the pool last folded it in (see #fold): each is one
   // allocation and moves its capacity into the active figures.
   long issued;
   long issuedBytes;
@@ -201,6 +201,44 @@ final class ScopeState implements Recycler {
       generations = Arrays.copyOf(generations, size);
     }
     return own;
+  }
+
+  /**
+   * The reserve the pool may evict from for an allocation through this scope, on its thread under
+   * the lock, or {@code null}: none when the scope adopted it from its stream's lane, since those
+   * blocks wait for the lane's fence, which has not been polled, and go back to the device only
+   * once it has completed (see {@code StreamLanes}).
+   */
+  @Nullable Reserve evictableReserve() {
+    return adopted != null ? null : reserve;
+  }
+
+  /**
+   * Moves what this scope counted without the lock into {@code counters}, and into its live
+   * figures. Runs under the lock on the scope's own thread, or once the scope is closing.
+   */
+  void fold(PoolCounters counters) {
+    counters.addFolded(issued, issuedBytes, issuedRequested);
+    liveCount += issued;
+    liveBytes += issuedBytes;
+    liveRequested += issuedRequested;
+    issued = 0;
+    issuedBytes = 0;
+    issuedRequested = 0;
+  }
+
+  /**
+   * Takes what is still live of this scope's allocations out of {@code counters}' active figures
+   * at once, as its close begins, and returns their bytes: from then on its buffers count as
+   * cached, though its closing thread is still moving them into its reserve. Under the lock.
+   */
+  long closing(PoolCounters counters) {
+    fold(counters);
+    counters.notePeak();
+    counters.removeActive(liveCount, liveBytes, liveRequested);
+    long bytes = liveBytes;
+    recordHandedBack();
+    return bytes;
   }
 
   /** Notes, under the lock, that the record was handed back entry by entry: nothing is live. */

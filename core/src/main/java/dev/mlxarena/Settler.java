@@ -100,8 +100,8 @@ final class Settler {
   void poll() {
     FencePoll round = new FencePoll();
     try (Section held = section.enter()) {
-      fences.addTo(round);
-      lanes.addTo(round);
+      fences.addTo(round.users);
+      lanes.addTo(round.lanes);
     }
     if (round.isEmpty()) {
       return;
@@ -113,8 +113,8 @@ final class Settler {
     } finally {
       try (Section held = section.enter()) {
         boolean open = poolOpen.getAsBoolean();
-        failure = fences.apply(round, out, poison, open);
-        failure = either(failure, lanes.apply(round, open));
+        failure = fences.apply(round.users, out, poison, open);
+        failure = either(failure, lanes.apply(round.lanes, open));
       }
     }
     if (!out.isEmpty()) {

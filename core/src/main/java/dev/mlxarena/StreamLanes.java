@@ -42,7 +42,7 @@ import org.jspecify.annotations.Nullable;
  * every block an earlier one covers. That is what lets a scope that adopted an entry give it back
  * behind its own, newer fence when it closes (the adopted fence is then retired), and what keeps a
  * lane short: beyond {@link #LANE_LIMIT} entries the oldest is merged into the next. A round polls
- * a lane oldest first and stops at the first fence not complete ({@code FencePoll}). Two threads
+ * a lane oldest first and stops at the first fence not complete ({@link Taken}). Two threads
  * that record fences on one stream and then race for the lock may file them out of recording
  * order; that only makes the oldest-first poll conservative.
  *
@@ -292,18 +292,46 @@ final class StreamLanes {
 
   // ================================================================ polling
 
+  /**
+   * What one poll round ({@code FencePoll}) took from the lanes. Fences recorded on one stream
+   * complete in the order they were recorded, so a lane is polled oldest first and the round stops
+   * at the first fence that has not completed (or failed): the rest cannot have completed before
+   * it, and a stream the device has not caught up with costs one call per round.
+   */
+  static final class Taken {
+    /** Per stream, the lane's entries oldest first. */
+    private final List<Entry[]> entries = new ArrayList<>();
+    /** The lanes taken, to hand back to the next round. */
+    private final List<Lane> lanes = new ArrayList<>();
+
+    boolean isEmpty() {
+      return entries.isEmpty();
+    }
+
+    /** Calls the fences, without the pool's lock, oldest first per lane. */
+    void poll() {
+      for (Entry[] lane : entries) {
+        for (Entry e : lane) {
+          if (e.poll() != Waiting.COMPLETE) {
+            break;
+          }
+        }
+      }
+    }
+  }
+
   /** Hands every lane that no other round is polling to {@code round}, oldest entry first. */
-  void addTo(FencePoll round) {
+  void addTo(Taken round) {
     for (Lane lane : lanes) {
       if (!lane.polling && !lane.entries.isEmpty()) {
         lane.polling = true;
-        round.polledLanes.add(lane);
+        round.lanes.add(lane);
         Entry[] es = lane.entries.toArray(new Entry[0]);
         for (Entry e : es) {
           e.polling = true;
           e.result = Waiting.UNKNOWN;
         }
-        round.lanes.add(es);
+        round.entries.add(es);
       }
     }
   }
@@ -312,10 +340,10 @@ final class StreamLanes {
    * Applies what {@code round} learnt: an entry whose fence completed leaves its lane for the free
    * lists; one whose fence failed is quarantined. Returns the failures to report, or {@code null}.
    */
-  @Nullable RuntimeException apply(FencePoll round, boolean poolOpen) {
+  @Nullable RuntimeException apply(Taken round, boolean poolOpen) {
     RuntimeException failure = null;
     boolean freed = false;
-    for (Entry[] es : round.lanes) {
+    for (Entry[] es : round.entries) {
       for (Entry e : es) {
         e.polling = false;
         if (e.retired || !poolOpen) { // merged, superseded or dropped meanwhile
@@ -347,7 +375,7 @@ final class StreamLanes {
         freed = true;
       }
     }
-    for (Lane lane : round.polledLanes) {
+    for (Lane lane : round.lanes) {
       lane.polling = false;
     }
     if (freed) {
