@@ -296,6 +296,15 @@ final class Block {
     return isPooled() ? "a buffer pool on " + device.name() : "an owned buffer of " + device.name();
   }
 
+  /** The exception for a handle issued at {@code generation}, once this block has moved on. */
+  StaleBufferException staleException(long generation) {
+    return new StaleBufferException(
+        "stale buffer handle: its " + capacity + "-byte device buffer was handed back ("
+            + deathReason() + "; handle generation " + generation + ", memory now at "
+            + generationAcquire() + "). A handle must not be used after its scope closes or after"
+            + " release, reset or close.");
+  }
+
   String describe() {
     String s = shape == null ? "[" + elementCount + "]" : Arrays.toString(shape);
     return dtype + " " + s + ", " + byteLength + " of " + capacity + " B";

@@ -33,11 +33,10 @@ import org.jspecify.annotations.Nullable;
  * see above.
  *
  * <h2>Host access</h2>
- * Typed {@code get}/{@code put} methods index elements of the buffer's dtype and need
- * host-visible memory (on device-private storage they throw {@link
- * UnsupportedOperationException}, saying so); bulk {@code copyFrom}/{@code copyTo} work on every device (through explicit
- * transfers where the memory is device-private). Multi-byte values use the platform's native byte
- * order, as the device does.
+ * Typed {@code get}/{@code put} methods index elements of the buffer's dtype and need host-visible
+ * memory (on device-private storage they throw {@link UnsupportedOperationException}, saying so);
+ * bulk {@code copyFrom}/{@code copyTo} work on every device (through explicit transfers where the
+ * memory is device-private). Multi-byte values use the platform's native byte order.
  *
  * <p>A handle is used by one thread at a time; hand it over with the usual happens-before (a
  * queue, a join, a Reactor operator).
@@ -68,17 +67,10 @@ public final class Buffer implements AutoCloseable {
   // ---------------------------------------------------------------- owned buffers
 
   /**
-   * Allocates an exactly-sized, zero-filled buffer of {@code device}, owned by the caller and
-   * outside any pool: the right home for weights and a session's KV cache. It is added to the
-   * device's residency set (and committed) if the device has one; {@link #close()} removes it and
-   * frees the memory.
+   * An exactly-sized, zero-filled buffer of {@code device}, owned by the caller and outside any
+   * pool: the home for weights and a session's KV cache. It is added to the device's residency set
+   * (and committed) if the device has one; {@link #close()} removes it and frees the memory.
    *
-   * <pre>{@code
-   * try (Buffer weights = Buffer.allocOwned(device, bytes, DType.BF16, rows, cols)) { ... }
-   * }</pre>
-   *
-   * @param bytes the byte length, at least 1
-   * @param dtype the element type
    * @param shape the dimensions; empty means {@code bytes / dtype.byteSize()} elements
    * @throws IllegalArgumentException for a non-positive size or a shape that needs more bytes
    * @throws BufferAllocationException if the device cannot provide the memory
@@ -98,7 +90,6 @@ public final class Buffer implements AutoCloseable {
    * is a {@link dev.mlxarena.spi.TrackedDeviceBuffer} already freed. Raw buffers of other classes
    * are tracked by identity while owned; that a buffer of such a class was freed cannot be seen.
    *
-   * @param shape the dimensions; empty means {@code raw.capacity() / dtype.byteSize()} elements
    * @throws IllegalArgumentException if the shape needs more than the buffer's capacity, or if a
    *     pool or another owned buffer owns {@code raw}
    * @throws IllegalStateException if {@code raw} is a {@link dev.mlxarena.spi.TrackedDeviceBuffer}
@@ -125,17 +116,9 @@ public final class Buffer implements AutoCloseable {
   private Block live() {
     Block b = block;
     if (b.generationAcquire() != generation) {
-      throw staleException();
+      throw b.staleException(generation);
     }
     return b;
-  }
-
-  StaleBufferException staleException() {
-    return new StaleBufferException(
-        "stale buffer handle: its " + block.capacity + "-byte device buffer was handed back ("
-            + block.deathReason() + "; handle generation " + generation + ", memory now at "
-            + block.generationAcquire() + "). A handle must not be used after its scope closes or after"
-            + " release, reset or close.");
   }
 
   // ---------------------------------------------------------------- metadata
@@ -227,17 +210,7 @@ public final class Buffer implements AutoCloseable {
    */
   public Buffer sliceView(long byteOffset, long elements) {
     Block b = live();
-    int size = b.dtype.byteSize();
-    if (byteOffset % size != 0) {
-      throw new IllegalArgumentException(
-          "slice offset " + byteOffset + " is not a multiple of the " + size + "-byte " + b.dtype
-              + " element size");
-    }
-    if (elements < 0 || elements > Long.MAX_VALUE / size) {
-      throw new IllegalArgumentException("slice of " + elements + " elements");
-    }
-    long length = elements * size;
-    HostAccess.checkRange(b, byteOffset, length, byteLength());
+    long length = HostAccess.sliceLength(b, byteOffset, elements, byteLength());
     return new Buffer(b, generation, recycler, new View(offset() + byteOffset, length, elements));
   }
 
@@ -245,18 +218,15 @@ public final class Buffer implements AutoCloseable {
 
   /**
    * A native-order {@link ByteBuffer} over this handle's byte length, reading and writing the
-   * memory in place.
+   * memory in place: checked once, when it is made, then as fast as any direct buffer.
    *
-   * <p>The view is checked once, when it is made; after that it is plain memory access, as fast
-   * as any direct buffer. It never reaches freed memory: the memory behind a view (or any buffer
-   * made from it: slices, duplicates, {@code asFloatBuffer()}) goes back to the device only once
-   * that view is unreachable, collected by the garbage collector, even if the handle's pool or
-   * owner gave it up earlier. What it does not do is follow the handle's life: kept past the
-   * handle's hand-back, it reads and writes whatever the memory holds next, possibly a buffer the
-   * pool has issued to someone else since. So use a view only while its handle is live, and prefer
-   * the bulk copies ({@code copyTo}, {@code copyFrom}) and typed access, which check the handle on
-   * every call, where a view could outlive it. Memory a view still reaches when its owner gives it
-   * up returns to the device later than the owner's call (after a collection).
+   * <p>It never reaches freed memory: the memory behind a view (or any buffer made from it:
+   * slices, duplicates, {@code asFloatBuffer()}) goes back to the device only once that view is
+   * unreachable, even if the handle's pool or owner gave it up earlier (after a collection, later
+   * than the owner's call). It does not follow the handle's life: kept past the hand-back, it reads
+   * and writes whatever the memory holds next, perhaps a buffer issued to someone else since. Use a
+   * view only while its handle is live; where it could outlive the handle, prefer the bulk copies
+   * ({@code copyTo}, {@code copyFrom}) and typed access, which check the handle on every call.
    *
    * @throws StaleBufferException if the handle is stale
    * @throws UnsupportedOperationException if the memory is not host-visible
@@ -278,18 +248,11 @@ public final class Buffer implements AutoCloseable {
 
   // ---------------------------------------------------------------- typed element access
 
+  /** The byte offset of element {@code index}, checked for this handle's dtype and range. */
   private long at(long index, DType expected) {
     Block b = live();
-    if (b.dtype != expected) {
-      throw new IllegalArgumentException(
-          "element access as " + expected + " on a buffer of " + b.dtype);
-    }
-    long count = view == null ? b.elementCount : view.elementCount();
-    if (index < 0 || index >= count) {
-      throw new IndexOutOfBoundsException(
-          "index " + index + " is outside the " + count + " elements of the buffer");
-    }
-    return offset() + index * expected.byteSize();
+    return offset() + HostAccess.element(b, view == null ? b.elementCount : view.elementCount(),
+        index, expected);
   }
 
   /** Reads element {@code index} of an F32 buffer. */
@@ -353,9 +316,7 @@ public final class Buffer implements AutoCloseable {
    * @throws IllegalArgumentException if {@code value} is outside 0 to 255
    */
   public void putU8(long index, int value) {
-    long o = at(index, DType.U8);
-    unsignedRange(value, 0xff, DType.U8);
-    HostAccess.putByte(block, o, (byte) value);
+    HostAccess.putByte(block, at(index, DType.U8), (byte) HostAccess.unsigned(value, DType.U8));
   }
 
   /** Reads element {@code index} of a U16 buffer, from 0 to 65535. */
@@ -369,9 +330,7 @@ public final class Buffer implements AutoCloseable {
    * @throws IllegalArgumentException if {@code value} is outside 0 to 65535
    */
   public void putU16(long index, int value) {
-    long o = at(index, DType.U16);
-    unsignedRange(value, 0xffff, DType.U16);
-    HostAccess.putShort(block, o, (short) value);
+    HostAccess.putShort(block, at(index, DType.U16), (short) HostAccess.unsigned(value, DType.U16));
   }
 
   /** Reads element {@code index} of an I32 buffer. */
@@ -395,9 +354,7 @@ public final class Buffer implements AutoCloseable {
    * @throws IllegalArgumentException if {@code value} is outside 0 to 2^32 - 1
    */
   public void putU32(long index, long value) {
-    long o = at(index, DType.U32);
-    unsignedRange(value, 0xffffffffL, DType.U32);
-    HostAccess.putInt(block, o, (int) value);
+    HostAccess.putInt(block, at(index, DType.U32), (int) HostAccess.unsigned(value, DType.U32));
   }
 
   /** Reads element {@code index} of an I64 buffer. */
@@ -408,12 +365,6 @@ public final class Buffer implements AutoCloseable {
   /** Writes element {@code index} of an I64 buffer. */
   public void putI64(long index, long value) {
     HostAccess.putLong(block, at(index, DType.I64), value);
-  }
-
-  private static void unsignedRange(long value, long max, DType dtype) {
-    if (value < 0 || value > max) {
-      throw new IllegalArgumentException(value + " does not fit " + dtype + " (0 to " + max + ")");
-    }
   }
 
   // ---------------------------------------------------------------- bulk copies
@@ -504,8 +455,7 @@ public final class Buffer implements AutoCloseable {
     return HostAccess.copyBytes(live(), byteOffset, length, byteLength());
   }
 
-  // Bulk copies start at this handle's first byte.
-
+  /** Bulk copies start at this handle's first byte. */
   private Buffer write(long length, HostAccess.Fill fill) {
     HostAccess.write(block, offset(), length, fill);
     return this;

@@ -85,7 +85,7 @@ final class HandBacks {
    */
   static void requireLive(Buffer buffer, ScopeState issuer) {
     if (buffer.block.generationAcquire() != buffer.generation) {
-      throw buffer.staleException();
+      throw buffer.block.staleException(buffer.generation);
     }
     if (issuer.handingBack) {
       throw new StaleBufferException(

@@ -164,6 +164,50 @@ final class HostAccess {
     }
   }
 
+  /**
+   * The byte offset, within a handle on {@code b} of {@code count} elements, of element {@code
+   * index} read or written as {@code expected}.
+   */
+  static long element(Block b, long count, long index, DType expected) {
+    if (b.dtype != expected) {
+      throw new IllegalArgumentException(
+          "element access as " + expected + " on a buffer of " + b.dtype);
+    }
+    if (index < 0 || index >= count) {
+      throw new IndexOutOfBoundsException(
+          "index " + index + " is outside the " + count + " elements of the buffer");
+    }
+    return index * expected.byteSize();
+  }
+
+  /** {@code value}, checked to fit the unsigned {@code dtype}. */
+  static long unsigned(long value, DType dtype) {
+    long max = (1L << (8 * dtype.byteSize())) - 1;
+    if (value < 0 || value > max) {
+      throw new IllegalArgumentException(value + " does not fit " + dtype + " (0 to " + max + ")");
+    }
+    return value;
+  }
+
+  /**
+   * The byte length of a slice of {@code elements} elements at {@code byteOffset} of a handle on
+   * {@code b} of {@code byteLength} bytes, checked: aligned to the element size and in range.
+   */
+  static long sliceLength(Block b, long byteOffset, long elements, long byteLength) {
+    int size = b.dtype.byteSize();
+    if (byteOffset % size != 0) {
+      throw new IllegalArgumentException(
+          "slice offset " + byteOffset + " is not a multiple of the " + size + "-byte " + b.dtype
+              + " element size");
+    }
+    if (elements < 0 || elements > Long.MAX_VALUE / size) {
+      throw new IllegalArgumentException("slice of " + elements + " elements");
+    }
+    long length = elements * size;
+    checkRange(b, byteOffset, length, byteLength);
+    return length;
+  }
+
   /** Checks a copy of {@code length} bytes at {@code offset} of a handle of {@code byteLength} bytes. */
   static long copyBytes(Block b, long offset, long length, long byteLength) {
     checkRange(b, offset, length, byteLength);

@@ -41,7 +41,7 @@ final class Registrations implements OwnedBuffer.Registrar {
           "cannot register a slice view; register the buffer it was sliced from");
     }
     if (!buffer.isValid()) {
-      throw buffer.staleException();
+      throw buffer.block.staleException(buffer.generation);
     }
     if (!(buffer.recycler instanceof OwnedBuffer owner)) {
       throw new IllegalArgumentException(
@@ -62,7 +62,7 @@ final class Registrations implements OwnedBuffer.Registrar {
     Block b = buffer.block;
     synchronized (b) {
       if (b.generationAcquire() != buffer.generation) {
-        throw buffer.staleException();
+        throw buffer.block.staleException(buffer.generation);
       }
       if (registered.containsKey(b)) {
         return;
