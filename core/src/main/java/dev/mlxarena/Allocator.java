@@ -5,7 +5,6 @@ import static java.util.Objects.requireNonNull;
 import dev.mlxarena.spi.DeviceStream;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -60,7 +59,8 @@ final class Allocator {
 
   private final Section section;
   private final Settler settler;
-  private final Consumer<ScopeState> ensureUsable;
+  /** Throws {@link PoolClosedException} once the pool is closed; under the lock. */
+  private final Runnable ensureOpen;
   private final FreeLists free;
   private final FenceQueue fences;
   private final StreamLanes lanes;
@@ -71,7 +71,7 @@ final class Allocator {
   Allocator(
       Section section,
       Settler settler,
-      Consumer<ScopeState> ensureUsable,
+      Runnable ensureOpen,
       FreeLists free,
       FenceQueue fences,
       StreamLanes lanes,
@@ -80,13 +80,21 @@ final class Allocator {
       PoolCounters counters) {
     this.section = section;
     this.settler = settler;
-    this.ensureUsable = ensureUsable;
+    this.ensureOpen = ensureOpen;
     this.free = free;
     this.fences = fences;
     this.lanes = lanes;
     this.ledger = ledger;
     this.evictor = evictor;
     this.counters = counters;
+  }
+
+  /** Checks, under the lock, that the pool is open and {@code scope} accepts allocations. */
+  private void ensureUsable(ScopeState scope) {
+    ensureOpen.run();
+    if (!scope.isOpen()) {
+      throw new IllegalStateException("cannot allocate through a closed scope: " + scope);
+    }
   }
 
   /**
@@ -96,13 +104,13 @@ final class Allocator {
   Buffer allocate(ScopeState scope, int bucket, long bytes, DType dtype, long elements, long[] shape) {
     Buffer handle;
     try (Section held = section.enter()) {
-      ensureUsable.accept(scope);
+      ensureUsable(scope);
       handle = alloc(scope, bucket, bytes, dtype, elements, shape, false);
     }
     if (handle == null) {
       settler.poll();
       try (Section held = section.enter()) {
-        ensureUsable.accept(scope);
+        ensureUsable(scope);
         // polled: alloc goes to the device rather than answer null
         handle = requireNonNull(alloc(scope, bucket, bytes, dtype, elements, shape, true));
       }
@@ -114,7 +122,7 @@ final class Allocator {
   List<Buffer> allocate(ScopeState scope, Batch batch) {
     settler.poll(); // what completed fences freed serves the batch before the device does
     try (Section held = section.enter()) {
-      ensureUsable.accept(scope);
+      ensureUsable(scope);
       return allocBatch(scope, batch);
     }
   }

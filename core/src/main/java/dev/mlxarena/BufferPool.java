@@ -44,14 +44,13 @@ import org.jspecify.annotations.Nullable;
  * during warm-up, and holding the lock keeps the memory totals exact. The steady state takes no
  * lock: a closing scope recycles its buffers, without the lock, into its own reserve, in
  * allocation order, and the next scope its thread opens adopts it and takes from it without the
- * lock, reading the next entry of a tape. Those allocations are counted in the scope and folded in
- * under the lock; {@link #stats()} adds in the open scopes' counts, so it is exact for a pool used
- * by one thread and approximate while other threads allocate. {@link #close()} may race with
- * other threads' allocations and accesses: it leaves their scopes' records and reserves to them,
- * and no memory goes back to the device while the library reads or writes it (see {@link
- * Buffer}). Fences and streams are never called under the lock (see {@link Fence}); the device and
- * its residency set are (fresh allocations, frees, commits), so a {@link Device} must not call back
- * into its pool.
+ * lock ({@code ScopeState} says when the lock is taken after all); {@link #stats()} is therefore
+ * exact for a pool used by one thread and approximate while other threads allocate. {@link
+ * #close()} may race with other threads' allocations and accesses: it leaves their scopes' records
+ * and reserves to them, and no memory goes back to the device while the library reads or writes
+ * it (see {@link Buffer}). Fences and streams are never called under the lock (see {@link
+ * Fence}); the device and its residency set are (fresh allocations, frees, commits), so a {@link
+ * Device} must not call back into its pool.
  *
  * <h2>Memory safety</h2>
  * No sequence of public calls, on one thread or across threads, crashes the JVM or reads or writes
@@ -59,20 +58,6 @@ import org.jspecify.annotations.Nullable;
  * StaleBufferException}, {@link PoolClosedException}, {@link IllegalStateException}). {@link
  * Buffer} says what an access pins, and what a view from {@link Buffer#asByteBuffer()} leaves to
  * the caller.
- *
- * <h2>What the fast path depends on</h2>
- * An allocation takes no lock when its scope adopted a reserve (the buffers of the scope its
- * thread closed last, or of its stream's last token) and that reserve still holds a free buffer of
- * the requested bucket. It is cheapest when the scope asks for the previous token's buckets in the
- * same order: a load and a compare. A token that leaves that order (a growing context, varying
- * routing, a dynamic graph) is served from the same reserve through a per-bucket index, and pays
- * one reference store per allocation for its record. The lock is taken ({@link
- * PoolStats#lockedAllocations()}) when the reserve has nothing of the bucket: the first token, a
- * bucket or a count of buffers the previous token did not use, a scope that found no reserve to
- * adopt, the default scope, and batches. Two scopes open at once on one thread adopt each other's
- * reserves in turn, so after a few tokens each reserve holds what either scope needs. A buffer
- * released before its scope closes goes to the global lists (or its stream's lane), not to the
- * reserve.
  *
  * <p>This class is the façade: it holds the lock, checks arguments and the pool's state, and hands
  * each call to the room that owns the state it changes (see {@code core/README.md}).
@@ -86,10 +71,10 @@ public final class BufferPool implements AutoCloseable {
   private final PoolOptions options;
   private final BucketPolicy policy;
   private final PoolLock lock = new PoolLock();
-  /** Written under the lock; volatile so that {@link #closeHandle} and queries see it promptly. */
+  /** Written under the lock; volatile so that a handle's close and queries see it promptly. */
   private volatile boolean closed;
-  /** Where this pool's scopes send {@link Buffer#close()} of their handles: {@link #closeHandle}. */
-  private final ScopeState.HandleCloser handles = this::closeHandle;
+  /** Where this pool's scopes send {@link Buffer#close()} of their handles: the settler. */
+  private final ScopeState.HandleCloser handles;
 
   private final OpenScopes scopes = new OpenScopes();
   private final ScopeState defaultScope;
@@ -111,7 +96,6 @@ public final class BufferPool implements AutoCloseable {
     this.device = device;
     this.options = options;
     this.policy = options.getBucketPolicy();
-    this.defaultScope = OpenScopes.defaultScope(handles, device.name());
     this.free = new FreeLists(policy.bucketCount());
     this.ledger = new DeviceLedger(
         device, options.isResidency() ? device.residencySet() : null, options, counters);
@@ -121,9 +105,12 @@ public final class BufferPool implements AutoCloseable {
     this.lanes = new StreamLanes(free, fences, evictor, counters);
     boolean poison = options.isPoisonOnRecycle();
     this.handBacks = new HandBacks(scopes, free, fences, lanes, evictor, counters, poison);
-    this.settler = new Settler(section, () -> !closed, handBacks, fences, lanes, poison);
+    this.settler =
+        new Settler(section, () -> !closed, this::ensureOpen, handBacks, fences, lanes, poison);
+    this.handles = settler::closeHandle;
+    this.defaultScope = OpenScopes.defaultScope(handles, device.name());
     this.allocator = new Allocator(
-        section, settler, this::ensureUsable, free, fences, lanes, ledger, evictor, counters);
+        section, settler, this::ensureOpen, free, fences, lanes, ledger, evictor, counters);
     this.registrations = new Registrations(lock, ledger);
     this.audit = new PoolAudit(lock, policy, ledger, free, scopes, fences, lanes, counters);
   }
@@ -167,16 +154,8 @@ public final class BufferPool implements AutoCloseable {
    * stream order: when the scope closes (or one of its buffers is released or closed), the pool
    * records a fence on the stream, and the buffers are reusable at once by later scopes on the
    * same stream, and by other streams, stream-less scopes and host access once that fence has
-   * completed. The host never waits; see {@link DeviceStream} for what this asks of the caller.
-   *
-   * <pre>{@code
-   * for (int t = 0; t < tokens; t++) {
-   *   try (Scope token = pool.openScope(stream)) {  // adopts the last token's buffers, no wait
-   *     Buffer x = token.alloc(bytes, DType.BF16, n);
-   *     kernel.launch(stream, x);                   // the device may still run token t-1 here
-   *   }                                             // x goes back behind a fence on stream
-   * }
-   * }</pre>
+   * completed. The host never waits; {@link DeviceStream} shows a decode loop on a stream and
+   * says what this asks of the caller.
    *
    * @throws IllegalArgumentException if the stream belongs to another device
    * @throws PoolClosedException if the pool is closed
@@ -187,32 +166,14 @@ public final class BufferPool implements AutoCloseable {
     return open(stream);
   }
 
-  /**
-   * Opens a scope on {@code stream} or none. A scope on a stream adopts the newest reserve its
-   * stream's last scope handed back, whatever its fence; a scope elsewhere, or with none to adopt,
-   * the newest reserve anyone may take (see {@code StreamLanes}, {@code FreeLists}). No fence is
-   * polled here: the steady state polls nothing.
-   */
+  /** Opens a scope on {@code stream} or none, with the reserve {@code OpenScopes#open} finds. */
   private Scope open(@Nullable DeviceStream stream) {
     try (Section held = section.enter()) {
       ensureOpen();
-      StreamLanes.Entry adopted = stream == null ? null : lanes.adopt(stream, evictor.cacheRoom());
-      ScopeState s = scopes.open(
-          handles, device.name(), stream, adopted != null ? adopted.reserve : free.adopt());
-      s.adopted = adopted;
+      ScopeState s = scopes.open(handles, device.name(), stream, lanes, free, evictor);
       Scope handle = new Scope(this, s);
-      boolean watched = LeakTracker.sample(options.getLeakDetection());
-      if (watched || options.isStrictClose()) {
-        Throwable openedAt = new Throwable("scope opened here");
-        s.openedAt = openedAt;
-        if (watched) {
-          LeakTracker.watchScope(handle, device.name(), openedAt, () -> {
-            boolean leaked = s.isOpen();
-            closeScope(s, null);
-            return leaked;
-          });
-        }
-      }
+      boolean strict = options.isStrictClose();
+      s.watch(handle, options.getLeakDetection(), strict, () -> closeScope(s, null));
       return handle;
     }
   }
@@ -285,13 +246,7 @@ public final class BufferPool implements AutoCloseable {
    * @throws PoolClosedException if the pool is closed
    */
   public void release(Buffer buffer) {
-    ScopeState issuer = HandBacks.requireOwnPooled(buffer, handles, "release");
-    Transit t;
-    try (Section held = section.enter()) {
-      ensureLive(buffer, issuer);
-      t = handBacks.release(issuer, buffer.block, Block.DEATH_RELEASED);
-    }
-    settler.settle(t);
+    settler.release(buffer, HandBacks.requireOwnPooled(buffer, handles, "release"));
   }
 
   /**
@@ -305,31 +260,7 @@ public final class BufferPool implements AutoCloseable {
   public void release(Buffer buffer, Fence fence) {
     ScopeState issuer = HandBacks.requireOwnPooled(buffer, handles, "release");
     Checks.notNull(fence, "fence");
-    Waiting probe = fences.probe(fence); // without the lock
-    Transit t;
-    try (Section held = section.enter()) {
-      ensureLive(buffer, issuer);
-      t = handBacks.releaseAfter(issuer, buffer.block, probe);
-    }
-    if (probe.result == Waiting.FAILED) {
-      throw probe.failureReport(1, buffer.block.capacity);
-    }
-    settler.settle(t);
-  }
-
-  /**
-   * {@link Buffer#close()} of a pooled handle: like release, but a stale handle is a no-op, and so
-   * is one whose scope is being closed (the close recycles it).
-   */
-  private void closeHandle(ScopeState issuer, Block b, long generation) {
-    Transit t = null;
-    try (Section held = section.enter()) {
-      if (!closed && !issuer.handingBack && b.generationAcquire() == generation
-          && b.state == Block.LIVE) {
-        t = handBacks.release(issuer, b, Block.DEATH_CLOSED);
-      }
-    }
-    settler.settle(t);
+    settler.releaseAfter(buffer, issuer, fence);
   }
 
   /**
@@ -341,12 +272,7 @@ public final class BufferPool implements AutoCloseable {
    * @throws PoolClosedException if the pool is closed
    */
   public void reset() {
-    Transit t;
-    try (Section held = section.enter()) {
-      ensureOpen();
-      t = handBacks.reset(defaultScope);
-    }
-    settler.settle(t);
+    settler.reset(defaultScope);
   }
 
   /**
@@ -406,17 +332,12 @@ public final class BufferPool implements AutoCloseable {
    */
   public void registerExisting(Buffer buffer) {
     OwnedBuffer owner = Registrations.requireRegistrable(buffer, device, handles);
-    try (PoolLock held = lock.hold()) {
-      ensureOpen();
-      registrations.register(buffer, owner);
-    }
+    registrations.register(buffer, owner, this::ensureOpen);
   }
 
   /** Whether {@code buffer} is registered with this pool through {@link #registerExisting}. */
   public boolean isRegistered(Buffer buffer) {
-    try (PoolLock held = lock.hold()) {
-      return registrations.contains(buffer.block) && buffer.isValid();
-    }
+    return registrations.isRegistered(buffer);
   }
 
   // ================================================================ close
@@ -525,18 +446,5 @@ public final class BufferPool implements AutoCloseable {
 
   private PoolClosedException closedException() {
     return new PoolClosedException("the pool on " + device.name() + " is closed");
-  }
-
-  private void ensureUsable(ScopeState scope) {
-    ensureOpen();
-    if (!scope.isOpen()) {
-      throw new IllegalStateException("cannot allocate through a closed scope: " + scope);
-    }
-  }
-
-  /** Checks, under the lock, that the pool is open and {@code buffer}'s lease is current. */
-  private void ensureLive(Buffer buffer, ScopeState issuer) {
-    ensureOpen();
-    HandBacks.requireLive(buffer, issuer);
   }
 }

@@ -27,12 +27,21 @@ final class OpenScopes implements PoolCounters.Unfolded {
     return first;
   }
 
-  /** A new open scope holding {@code reserve}, linked first; its record arrays come from the stash. */
+  /**
+   * A new open scope, linked first, its record arrays from the stash. A scope on a stream adopts
+   * the newest reserve its stream's last scope handed back, whatever its fence; a scope elsewhere,
+   * or with none to adopt, the newest reserve anyone may take (see {@code StreamLanes}, {@code
+   * FreeLists}). No fence is polled here: the steady state polls nothing.
+   */
   ScopeState open(
       ScopeState.HandleCloser pool,
       String deviceName,
       @Nullable DeviceStream stream,
-      @Nullable Reserve reserve) {
+      StreamLanes lanes,
+      FreeLists free,
+      Evictor evictor) {
+    StreamLanes.Entry adopted = stream == null ? null : lanes.adopt(stream, evictor.cacheRoom());
+    Reserve reserve = adopted != null ? adopted.reserve : free.adopt();
     ScopeState s;
     if (stashed > 0) {
       stashed--;
@@ -47,6 +56,7 @@ final class OpenScopes implements PoolCounters.Unfolded {
     if (reserve != null) {
       s.adopt(reserve);
     }
+    s.adopted = adopted;
     s.next = first;
     if (first != null) {
       first.prev = s;

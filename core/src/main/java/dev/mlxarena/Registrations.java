@@ -16,6 +16,7 @@ import java.util.Map;
  * <p>Guarded by the pool's lock; a registration also takes the block's monitor, after the lock
  * (see {@link OwnedBuffer}).
  */
+@SuppressWarnings("try") // try (PoolLock held = lock.hold()) holds the lock
 final class Registrations implements OwnedBuffer.Registrar {
   private final PoolLock lock;
   private final DeviceLedger ledger;
@@ -54,31 +55,37 @@ final class Registrations implements OwnedBuffer.Registrar {
   }
 
   /**
-   * Registers the owned block behind {@code buffer}, unless it is registered already. The pool's
-   * lock is held; the block's generation is checked under its monitor, so a buffer closing on
-   * another thread is either registered before it closes or refused as stale.
+   * Registers the owned block behind {@code buffer}, unless it is registered already: under the
+   * pool's lock, once {@code ensureOpen} found the pool open. The block's generation is checked
+   * under its monitor, so a buffer closing on another thread is either registered before it closes
+   * or refused as stale.
    */
-  void register(Buffer buffer, OwnedBuffer owner) {
+  void register(Buffer buffer, OwnedBuffer owner, Runnable ensureOpen) {
     Block b = buffer.block;
-    synchronized (b) {
-      if (b.generationAcquire() != buffer.generation) {
-        throw buffer.block.staleException(buffer.generation);
+    try (PoolLock held = lock.hold()) {
+      ensureOpen.run();
+      synchronized (b) {
+        if (b.generationAcquire() != buffer.generation) {
+          throw buffer.block.staleException(buffer.generation);
+        }
+        if (registered.containsKey(b)) {
+          return;
+        }
+        boolean holds = ledger.residency() != null;
+        if (holds && owner.holdResidency(ledger.isResident(b.raw))) {
+          ledger.addRegistered(b.raw);
+        }
+        registered.put(b, new Registration(owner, holds));
+        owner.addRegistrar(this);
       }
-      if (registered.containsKey(b)) {
-        return;
-      }
-      boolean holds = ledger.residency() != null;
-      if (holds && owner.holdResidency(ledger.isResident(b.raw))) {
-        ledger.addRegistered(b.raw);
-      }
-      registered.put(b, new Registration(owner, holds));
-      owner.addRegistrar(this);
     }
   }
 
-  /** Whether {@code b} is registered here. The pool's lock is held. */
-  boolean contains(Block b) {
-    return registered.containsKey(b);
+  /** Whether {@code buffer} is live and registered here; takes the pool's lock. */
+  boolean isRegistered(Buffer buffer) {
+    try (PoolLock held = lock.hold()) {
+      return registered.containsKey(buffer.block) && buffer.isValid();
+    }
   }
 
   /**

@@ -33,6 +33,20 @@ import org.jspecify.annotations.Nullable;
  * under the lock for statistics only, racily, which is why statistics are approximate while other
  * threads allocate. {@code closed} is volatile because {@link Scope#isOpen()} may be asked from
  * any thread.
+ *
+ * <h2>What the fast path depends on</h2>
+ * An allocation takes no lock when its scope adopted a reserve (the buffers of the scope its
+ * thread closed last, or of its stream's last token) and that reserve still holds a free buffer of
+ * the requested bucket. It is cheapest when the scope asks for the previous token's buckets in the
+ * same order: a load and a compare. A token that leaves that order (a growing context, varying
+ * routing, a dynamic graph) is served from the same reserve through a per-bucket index, and pays
+ * one reference store per allocation for its record. The lock is taken ({@link
+ * PoolStats#lockedAllocations()}) when the reserve has nothing of the bucket: the first token, a
+ * bucket or a count of buffers the previous token did not use, a scope that found no reserve to
+ * adopt, the default scope, and batches. Two scopes open at once on one thread adopt each other's
+ * reserves in turn, so after a few tokens each reserve holds what either scope needs. A buffer
+ * released before its scope closes goes to the global lists (or its stream's lane), not to the
+ * reserve.
  */
 final class ScopeState implements Recycler {
   static final long[] NO_SHAPE = {};
@@ -122,6 +136,28 @@ final class ScopeState implements Recycler {
 
   void markClosed() {
     closed = true;
+  }
+
+  /**
+   * Notes where this scope was opened if strict close or the leak sampling at {@code level} asks,
+   * and in the latter case watches {@code handle}: once it is unreachable, {@code close} closes
+   * this scope, which is reported if it was still open. {@code close} must not refer to the handle.
+   */
+  void watch(Object handle, LeakDetection level, boolean strictClose, Runnable close) {
+    boolean watched = LeakTracker.sample(level);
+    if (watched || strictClose) {
+      Throwable at = new Throwable("scope opened here");
+      StackTraceElement[] trace = at.getStackTrace(); // starts where the pool opened the scope
+      at.setStackTrace(Arrays.copyOfRange(trace, Math.min(1, trace.length), trace.length));
+      openedAt = at;
+      if (watched) {
+        LeakTracker.watchScope(handle, deviceName, at, () -> {
+          boolean leaked = isOpen();
+          close.run();
+          return leaked;
+        });
+      }
+    }
   }
 
   /** Waits until another thread's close of this scope has finished. */

@@ -6,10 +6,12 @@ import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The pool's work that must not run under its lock, each piece between two short locked steps:
- * polling the fences the pool waits on ({@link #poll()}, a {@link FencePoll} round), and finishing
- * hand-backs that a thread took out as a {@link Transit} ({@link #settle}): poisoning their blocks
- * and recording the fence of the stream they were handed back on, then filing them. Fences, devices
+ * Every hand-back from start to end, and the pool's work that must not run under its lock, each
+ * piece between two short locked steps: closing a scope ({@link #closeScope}), releasing or closing
+ * one buffer and resetting the default scope (the locked step in {@link HandBacks}), polling the
+ * fences the pool waits on ({@link #poll()}, a {@link FencePoll} round), and finishing hand-backs
+ * that a thread took out as a {@link Transit} ({@link #settle}): poisoning their blocks and
+ * recording the fence of the stream they were handed back on, then filing them. Fences, devices
  * and streams are foreign code: a fence may block in a driver, or call back into the pool.
  *
  * <h2>Failures</h2>
@@ -23,6 +25,8 @@ import org.jspecify.annotations.Nullable;
 final class Settler {
   private final Section section;
   private final BooleanSupplier poolOpen;
+  /** Throws {@link PoolClosedException} once the pool is closed; under the lock. */
+  private final Runnable ensureOpen;
   private final HandBacks handBacks;
   private final FenceQueue fences;
   private final StreamLanes lanes;
@@ -31,12 +35,14 @@ final class Settler {
   Settler(
       Section section,
       BooleanSupplier poolOpen,
+      Runnable ensureOpen,
       HandBacks handBacks,
       FenceQueue fences,
       StreamLanes lanes,
       boolean poison) {
     this.section = section;
     this.poolOpen = poolOpen;
+    this.ensureOpen = ensureOpen;
     this.handBacks = handBacks;
     this.fences = fences;
     this.lanes = lanes;
@@ -89,6 +95,61 @@ final class Settler {
     if (failure != null) {
       throw failure;
     }
+  }
+
+  /** Hands {@code buffer}, issued through {@code issuer}, back now ({@link BufferPool#release}). */
+  void release(Buffer buffer, ScopeState issuer) {
+    Transit t;
+    try (Section held = section.enter()) {
+      ensureLive(buffer, issuer);
+      t = handBacks.release(issuer, buffer.block, Block.DEATH_RELEASED);
+    }
+    settle(t);
+  }
+
+  /** Hands {@code buffer} back behind {@code fence} ({@link BufferPool#release(Buffer, Fence)}). */
+  void releaseAfter(Buffer buffer, ScopeState issuer, Fence fence) {
+    Waiting probe = fences.probe(fence); // without the lock
+    Transit t;
+    try (Section held = section.enter()) {
+      ensureLive(buffer, issuer);
+      t = handBacks.releaseAfter(issuer, buffer.block, probe);
+    }
+    if (probe.result == Waiting.FAILED) {
+      throw probe.failureReport(1, buffer.block.capacity);
+    }
+    settle(t);
+  }
+
+  /**
+   * {@link Buffer#close()} of a pooled handle: like release, but a stale handle is a no-op, and so
+   * is one whose scope is being closed (the close recycles it).
+   */
+  void closeHandle(ScopeState issuer, Block b, long generation) {
+    Transit t = null;
+    try (Section held = section.enter()) {
+      if (poolOpen.getAsBoolean() && !issuer.handingBack && b.generationAcquire() == generation
+          && b.state == Block.LIVE) {
+        t = handBacks.release(issuer, b, Block.DEATH_CLOSED);
+      }
+    }
+    settle(t);
+  }
+
+  /** Ends the default scope's cycle ({@link BufferPool#reset()}). */
+  void reset(ScopeState defaultScope) {
+    Transit t;
+    try (Section held = section.enter()) {
+      ensureOpen.run();
+      t = handBacks.reset(defaultScope);
+    }
+    settle(t);
+  }
+
+  /** Checks, under the lock, that the pool is open and {@code buffer}'s lease is current. */
+  private void ensureLive(Buffer buffer, ScopeState issuer) {
+    ensureOpen.run();
+    HandBacks.requireLive(buffer, issuer);
   }
 
   /**
