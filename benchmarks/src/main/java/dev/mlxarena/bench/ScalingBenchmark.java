@@ -29,6 +29,10 @@ import org.openjdk.jmh.infra.Blackhole;
  * is the baseline. Run on a machine with at least 16 idle cores: with fewer, the 16-thread figure
  * measures the scheduler.
  *
+ * <p>{@code handles01} and {@code handles16} run {@link HandleFloor} (a bare free list plus a new
+ * handle object per allocation, nothing shared) on 1 and 16 threads: how far allocating the
+ * handles alone scales on the machine, the bound for the pool's own figures.
+ *
  * <p>Each thread's first tokens allocate its buffers from the device; warm-up covers them, and
  * from then on every thread replays its own reserve without the pool's lock.
  */
@@ -62,6 +66,17 @@ public class ScalingBenchmark {
     }
   }
 
+  /** A {@link HandleFloor} per thread: nothing shared but the heap. */
+  @State(Scope.Thread)
+  public static class OwnFloor {
+    HandleFloor floor;
+
+    @Setup(Level.Trial)
+    public void open() {
+      floor = new HandleFloor(Traces.decode());
+    }
+  }
+
   /** One token on one thread. */
   @Benchmark
   @Threads(1)
@@ -81,5 +96,19 @@ public class ScalingBenchmark {
   @Threads(16)
   public void threads16(SharedPool shared, Blackhole bh) {
     Cycles.token(shared.pool, shared.sizes, bh);
+  }
+
+  /** The handle floor's token on one thread. */
+  @Benchmark
+  @Threads(1)
+  public void handles01(OwnFloor own, Blackhole bh) {
+    own.floor.token(bh);
+  }
+
+  /** The handle floor's token on each of 16 threads at once. */
+  @Benchmark
+  @Threads(16)
+  public void handles16(OwnFloor own, Blackhole bh) {
+    own.floor.token(bh);
   }
 }
