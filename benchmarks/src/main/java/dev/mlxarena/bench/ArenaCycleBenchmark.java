@@ -22,7 +22,10 @@ import org.openjdk.jmh.infra.Blackhole;
  *   <li>{@code netty}: Netty's {@code PooledByteBufAllocator} direct buffers, allocate then
  *       release;
  *   <li>{@code arrayStackFloor}: a bare unsynchronized array-stack free list with no handles and
- *       no checks, the floor any pool pays.
+ *       no checks, the floor any pool pays;
+ *   <li>{@code handleFloor}: the same free list plus a fresh handle object per allocation, of the
+ *       pool's handle size ({@link HandleFloor}): the floor of any pool whose handles are new
+ *       objects, which a stale-safe handle must be.
  * </ul>
  */
 public class ArenaCycleBenchmark extends TokenCycleBenchmark {
@@ -37,6 +40,7 @@ public class ArenaCycleBenchmark extends TokenCycleBenchmark {
   private int[] stackTops;
   private int[] bucketOf;
   private long[] taken;
+  private HandleFloor handles;
 
   @Override
   protected Device openDevice() {
@@ -62,6 +66,7 @@ public class ArenaCycleBenchmark extends TokenCycleBenchmark {
       bucketOf[i] = b;
       stacks[b][stackTops[b]++] = i + 1;
     }
+    handles = new HandleFloor(sizes);
   }
 
   @Benchmark
@@ -103,5 +108,10 @@ public class ArenaCycleBenchmark extends TokenCycleBenchmark {
       int b = bucketOf[i];
       stacks[b][stackTops[b]++] = taken[i];
     }
+  }
+
+  @Benchmark
+  public void handleFloor(Blackhole bh) {
+    handles.token(bh);
   }
 }
