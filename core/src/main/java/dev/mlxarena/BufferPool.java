@@ -76,9 +76,9 @@ public final class BufferPool implements AutoCloseable {
   /** Where this pool's scopes send {@link Buffer#close()} of their handles: the settler. */
   private final ScopeState.HandleCloser handles;
 
-  private final OpenScopes scopes = new OpenScopes();
+  private final OpenScopes scopes;
   private final ScopeState defaultScope;
-  private final PoolCounters counters = new PoolCounters(scopes);
+  private final PoolCounters counters;
   private final FreeLists free;
   private final DeviceLedger ledger;
   private final Evictor evictor;
@@ -96,6 +96,8 @@ public final class BufferPool implements AutoCloseable {
     this.device = device;
     this.options = options;
     this.policy = options.getBucketPolicy();
+    this.scopes = new OpenScopes(policy);
+    this.counters = new PoolCounters(scopes);
     this.free = new FreeLists(policy.bucketCount());
     this.ledger = new DeviceLedger(
         device, options.isResidency() ? device.residencySet() : null, options, counters);
@@ -108,7 +110,7 @@ public final class BufferPool implements AutoCloseable {
     this.settler =
         new Settler(section, () -> !closed, this::ensureOpen, handBacks, fences, lanes, poison);
     this.handles = settler::closeHandle;
-    this.defaultScope = OpenScopes.defaultScope(handles, device.name());
+    this.defaultScope = scopes.defaultScope(handles, device.name());
     this.allocator = new Allocator(
         section, settler, this::ensureOpen, free, fences, lanes, ledger, evictor, counters);
     this.registrations = new Registrations(lock, ledger);
@@ -219,11 +221,15 @@ public final class BufferPool implements AutoCloseable {
    */
   Buffer allocIn(ScopeState scope, long bytes, DType dtype, long[] shape) {
     long elements = Checks.elements(bytes, dtype, shape);
-    int bucket = policy.bucketIndex(bytes);
+    int bucket = scope.policy.bucketIndex(bytes);
     Block b = scope.takeReserved(bucket);
     if (b != null) {
       Buffer handle = scope.issue(b, dtype, bytes, elements, shape);
-      if (closed) { // read after the issue: a close that ended b's lease first is seen here
+      // Read after the issue: a pool close that closed this scope first is seen here. Only a pool
+      // close marks a scope closed while it still holds its reserve (any other close takes the
+      // reserve first), and the scope's own flag sits on the line its thread writes anyway, where
+      // the pool's would share a line with what other threads write under the lock.
+      if (!scope.isOpen()) {
         throw closedException();
       }
       return handle;

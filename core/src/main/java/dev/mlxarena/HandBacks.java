@@ -179,14 +179,17 @@ final class HandBacks {
    */
   void endClose(ScopeState scope, Reserve reserve, @Nullable Fence recorded, boolean poolOpen) {
     DeviceStream stream = scope.stream;
+    Reserve parked = null;
     if (poolOpen) {
       free.touchAll(reserve.recycledBuckets);
       if (stream == null) {
         if (!reserve.isEmpty()) {
           free.park(reserve);
+          parked = reserve;
         }
       } else if (recorded != null && !reserve.isEmpty()) {
         lanes.park(stream, recorded, reserve);
+        parked = reserve;
         recorded = null;
       } else if (recorded == null) { // recording failed (or nothing needed a fence)
         List<Block> held = new ArrayList<>();
@@ -201,7 +204,7 @@ final class HandBacks {
     }
     retireAdopted(scope);
     scope.markClosed();
-    scopes.remove(scope);
+    scopes.remove(scope, parked);
   }
 
   private void retireAdopted(ScopeState scope) {
@@ -236,7 +239,7 @@ final class HandBacks {
     long bytes = activeBefore - counters.activeBytes;
     PoolEvents.scopeClose(issued, bytes, true);
     scope.markClosed();
-    scopes.remove(scope);
+    scopes.remove(scope, null);
     return failed ? probe.failureReport(held, bytes) : null;
   }
 

@@ -17,10 +17,15 @@ final class OpenScopes implements PoolCounters.Unfolded {
   private static final int STASH_LIMIT = 16;
   private static final int FIRST_RECORD = 16;
 
+  private final BucketPolicy policy;
   private @Nullable ScopeState first;
   private final Block[][] stashedBlocks = new Block[STASH_LIMIT][];
   private final long[][] stashedGenerations = new long[STASH_LIMIT][];
   private int stashed;
+
+  OpenScopes(BucketPolicy policy) {
+    this.policy = policy;
+  }
 
   /** The most recently opened scope, or {@code null}; follow {@link ScopeState#next} for the rest. */
   @Nullable ScopeState first() {
@@ -43,15 +48,18 @@ final class OpenScopes implements PoolCounters.Unfolded {
     StreamLanes.Entry adopted = stream == null ? null : lanes.adopt(stream, evictor.cacheRoom());
     Reserve reserve = adopted != null ? adopted.reserve : free.adopt();
     ScopeState s;
-    if (stashed > 0) {
+    if (reserve != null && reserve.recordGenerations != null) {
+      s = new ScopeState(pool, policy, false, deviceName, stream, reserve.takeRecordBlocks(),
+          reserve.takeRecordGenerations());
+    } else if (stashed > 0) {
       stashed--;
-      s = new ScopeState(
-          pool, false, deviceName, stream, stashedBlocks[stashed], stashedGenerations[stashed]);
+      s = new ScopeState(pool, policy, false, deviceName, stream, stashedBlocks[stashed],
+          stashedGenerations[stashed]);
       Slots.clear(stashedBlocks, stashed);
       Slots.clear(stashedGenerations, stashed);
     } else {
-      s = new ScopeState(
-          pool, false, deviceName, stream, new Block[FIRST_RECORD], new long[FIRST_RECORD]);
+      s = new ScopeState(pool, policy, false, deviceName, stream, new Block[FIRST_RECORD],
+          new long[FIRST_RECORD]);
     }
     if (reserve != null) {
       s.adopt(reserve);
@@ -66,20 +74,29 @@ final class OpenScopes implements PoolCounters.Unfolded {
   }
 
   /** The pool's default scope, which is never linked here. */
-  static ScopeState defaultScope(ScopeState.HandleCloser pool, String deviceName) {
+  ScopeState defaultScope(ScopeState.HandleCloser pool, String deviceName) {
     return new ScopeState(
-        pool, true, deviceName, null, new Block[FIRST_RECORD], new long[FIRST_RECORD]);
+        pool, policy, true, deviceName, null, new Block[FIRST_RECORD], new long[FIRST_RECORD]);
   }
 
   /**
    * Unlinks a closed scope whose record is empty and keeps its own record arrays for the next
-   * one; a no-op for a scope no longer linked.
+   * one: with {@code parked}, the reserve it handed back, when there is one; else in the stash. A
+   * no-op for a scope no longer linked.
+   *
+   * <p>Why with the reserve: the next scope writes a generation into the record for each of its
+   * allocations. A reserve goes preferably to the thread that parked it ({@code FreeLists#adopt}),
+   * so its record arrays stay in that thread's core's cache; taken from the shared stash, they
+   * would come from whichever thread closed last, and each of those writes would first fetch its
+   * cache line from another core.
    */
-  void remove(ScopeState s) {
+  void remove(ScopeState s, @Nullable Reserve parked) {
     if (!unlink(s)) {
       return;
     }
-    if (stashed < STASH_LIMIT && s.own.length > 0) {
+    if (parked != null && s.own.length > 0) {
+      parked.keepRecord(s.own, s.generations);
+    } else if (stashed < STASH_LIMIT && s.own.length > 0) {
       stashedBlocks[stashed] = s.own;
       stashedGenerations[stashed] = s.generations;
       stashed++;

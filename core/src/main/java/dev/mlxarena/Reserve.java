@@ -1,5 +1,7 @@
 package dev.mlxarena;
 
+import static java.util.Objects.requireNonNull;
+
 import java.util.Arrays;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -53,6 +55,12 @@ final class Reserve {
   final long[] recycledBuckets;
   /** The thread that parked this reserve, while it is parked (see {@code FreeLists#adopt}). */
   @Nullable Thread parkedBy;
+  /**
+   * The record arrays of the scope that handed this reserve back, for the next scope that adopts
+   * it (see {@code OpenScopes#remove}), or {@code null}: both set or both null.
+   */
+  Block @Nullable [] recordBlocks;
+  long @Nullable [] recordGenerations;
   /** The blocks and bytes here, as {@link #recount()} last found them (for a stream's lane). */
   int size;
   long bytes;
@@ -117,6 +125,26 @@ final class Reserve {
       }
       chained = false;
     }
+  }
+
+  /** Keeps a closed scope's record arrays (empty of entries) for the next scope to adopt this. */
+  void keepRecord(Block[] blocks, long[] generations) {
+    recordBlocks = blocks;
+    recordGenerations = generations;
+  }
+
+  /** The kept record's block array, given up to the caller; only while one is kept. */
+  Block[] takeRecordBlocks() {
+    Block[] b = requireNonNull(recordBlocks);
+    recordBlocks = null;
+    return b;
+  }
+
+  /** The kept record's generation array, given up to the caller; only while one is kept. */
+  long[] takeRecordGenerations() {
+    long[] g = requireNonNull(recordGenerations);
+    recordGenerations = null;
+    return g;
   }
 
   /** Adds a block to the stacks. */

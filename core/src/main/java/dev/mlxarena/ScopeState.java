@@ -47,6 +47,12 @@ import org.jspecify.annotations.Nullable;
  * reserves in turn, so after a few tokens each reserve holds what either scope needs. A buffer
  * released before its scope closes goes to the global lists (or its stream's lane), not to the
  * reserve.
+ *
+ * <p>The fast path touches only what its thread alone writes: this scope (its bucket policy and
+ * closed flag included), its reserve, its record and the blocks it issues. Nothing of the pool, whose
+ * objects share cache lines with what other threads write under the lock; and the record's arrays
+ * travel with the reserve from one token to the next ({@code OpenScopes#remove}), so they stay in
+ * the thread's cache instead of coming from whichever thread closed a scope last.
  */
 final class ScopeState implements Recycler {
   static final long[] NO_SHAPE = {};
@@ -61,6 +67,11 @@ final class ScopeState implements Recycler {
 
   /** The pool that opened this scope: where its handles go back, and the pool's identity. */
   final HandleCloser pool;
+  /**
+   * The pool's bucket policy, kept here so that an allocation from the reserve reads nothing of
+   * the pool: only this scope and its reserve, which its thread alone writes.
+   */
+  final BucketPolicy policy;
   private final boolean isDefault;
   private final String deviceName;
   /** The stream this scope's buffers are used on, or {@code null} for a stream-less scope. */
@@ -111,12 +122,14 @@ final class ScopeState implements Recycler {
 
   ScopeState(
       HandleCloser pool,
+      BucketPolicy policy,
       boolean isDefault,
       String deviceName,
       @Nullable DeviceStream stream,
       Block[] own,
       long[] generations) {
     this.pool = pool;
+    this.policy = policy;
     this.isDefault = isDefault;
     this.deviceName = deviceName;
     this.stream = stream;
