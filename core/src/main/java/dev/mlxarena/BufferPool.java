@@ -3,6 +3,7 @@ package dev.mlxarena;
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceStream;
 import java.util.List;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -75,6 +76,8 @@ public final class BufferPool implements AutoCloseable {
   private volatile boolean closed;
   /** Where this pool's scopes send {@link Buffer#close()} of their handles: the settler. */
   private final ScopeState.HandleCloser handles;
+  /** How a scope that became unreachable while open is closed (see {@code LeakTracker}). */
+  private final Consumer<ScopeState> closeLeaked = s -> closeScope(s, null);
 
   private final OpenScopes scopes;
   private final ScopeState defaultScope;
@@ -175,7 +178,7 @@ public final class BufferPool implements AutoCloseable {
       ScopeState s = scopes.open(handles, device.name(), stream, lanes, free, evictor);
       Scope handle = new Scope(this, s);
       boolean strict = options.isStrictClose();
-      s.watch(handle, options.getLeakDetection(), strict, () -> closeScope(s, null));
+      s.watch(handle, options.getLeakDetection(), strict, closeLeaked);
       return handle;
     }
   }

@@ -2,6 +2,7 @@ package dev.mlxarena;
 
 import dev.mlxarena.spi.DeviceStream;
 import java.util.Arrays;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -154,9 +155,11 @@ final class ScopeState implements Recycler {
   /**
    * Notes where this scope was opened if strict close or the leak sampling at {@code level} asks,
    * and in the latter case watches {@code handle}: once it is unreachable, {@code close} closes
-   * this scope, which is reported if it was still open. {@code close} must not refer to the handle.
+   * this scope, which is reported if it was still open. {@code close} must not refer to the handle;
+   * it is the pool's one closer, so that a scope nobody watches costs no allocation here.
    */
-  void watch(Object handle, LeakDetection level, boolean strictClose, Runnable close) {
+  void watch(
+      Object handle, LeakDetection level, boolean strictClose, Consumer<ScopeState> close) {
     boolean watched = LeakTracker.sample(level);
     if (watched || strictClose) {
       Throwable at = new Throwable("scope opened here");
@@ -166,7 +169,7 @@ final class ScopeState implements Recycler {
       if (watched) {
         LeakTracker.watchScope(handle, deviceName, at, () -> {
           boolean leaked = isOpen();
-          close.run();
+          close.accept(this);
           return leaked;
         });
       }
