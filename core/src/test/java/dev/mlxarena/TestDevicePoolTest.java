@@ -6,8 +6,9 @@ import dev.mlxarena.testing.TestDevice;
 import org.junit.jupiter.api.Nested;
 
 /**
- * The pool contracts on host memory that starts as garbage, with a counting residency set; the
- * registrar contract also on plain {@link HostDevice} memory.
+ * The pool contracts on host memory that starts as garbage, with a counting residency set, and on
+ * the same memory with its host mapping hidden (device-private); the registrar contract also on
+ * plain {@link HostDevice} memory.
  */
 class TestDevicePoolTest {
   @Nested
@@ -15,6 +16,14 @@ class TestDevicePoolTest {
     @Override
     protected DeviceHarness newHarness() {
       return TestDevice.withResidency();
+    }
+  }
+
+  @Nested
+  class DevicePrivateContract extends PoolContractTest {
+    @Override
+    protected DeviceHarness newHarness() {
+      return TestDevice.devicePrivate();
     }
   }
 

@@ -2,14 +2,19 @@ package dev.mlxarena.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.mlxarena.spi.Device;
 import java.util.List;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class KotlinDecodeExampleTest {
-  @Test
-  void theKotlinExampleGeneratesItsTokens() {
-    List<Integer> tokens = KotlinDecodeExample.INSTANCE.run(5);
-    assertEquals(5, tokens.size());
-    assertEquals(tokens, KotlinDecodeExample.INSTANCE.run(5), "deterministic");
+  @ParameterizedTest
+  @EnumSource(ExampleDevice.class)
+  void theKotlinExampleGeneratesItsTokens(ExampleDevice kind) {
+    try (Device device = kind.open()) {
+      List<Integer> tokens = KotlinDecodeExample.run(device, 5);
+      assertEquals(List.of(4, 21, 0, 9, 28), tokens, "the same tokens on every device");
+      assertEquals(tokens, KotlinDecodeExample.run(device, 5), "deterministic");
+    }
   }
 }

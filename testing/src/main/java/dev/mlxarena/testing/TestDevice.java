@@ -6,6 +6,7 @@ import dev.mlxarena.host.HostDevice;
 import dev.mlxarena.spi.Device;
 import dev.mlxarena.spi.DeviceBuffer;
 import dev.mlxarena.spi.ResidencySet;
+import dev.mlxarena.spi.TrackedDeviceBuffer;
 import java.nio.ByteBuffer;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -16,7 +17,8 @@ import org.jspecify.annotations.Nullable;
  * A device for tests over another device (host memory by default): fills fresh allocations with
  * garbage, as Metal's recycled pages can be; keeps a counting residency set and, as Metal does,
  * refuses to free a buffer that is a member or has a change staged; tracks live allocations for
- * leak checks; and fails allocations on demand.
+ * leak checks; fails allocations on demand; and can hide the host mapping of its memory ({@link
+ * #devicePrivate()}), as a CUDA GPU's device memory has none.
  */
 public final class TestDevice implements Device, DeviceHarness {
   /** The byte every fresh allocation is filled with. */
@@ -25,6 +27,7 @@ public final class TestDevice implements Device, DeviceHarness {
   private final Device inner;
   private final @Nullable CountingResidencySet residency;
   private final boolean garbage;
+  private final boolean hostMapped;
   private final Set<DeviceBuffer> live = Collections.newSetFromMap(new IdentityHashMap<>());
   private long allocations;
   private long frees;
@@ -38,13 +41,14 @@ public final class TestDevice implements Device, DeviceHarness {
   }
 
   public TestDevice(Device inner, boolean withResidency) {
-    this(inner, withResidency, true);
+    this(inner, withResidency, true, true);
   }
 
-  private TestDevice(Device inner, boolean withResidency, boolean garbage) {
+  private TestDevice(Device inner, boolean withResidency, boolean garbage, boolean hostMapped) {
     this.inner = inner;
     this.residency = withResidency ? new CountingResidencySet() : null;
     this.garbage = garbage;
+    this.hostMapped = hostMapped;
   }
 
   /**
@@ -52,7 +56,18 @@ public final class TestDevice implements Device, DeviceHarness {
    * whose buffers are too large to fill on every allocation.
    */
   public static TestDevice countingHost() {
-    return new TestDevice(HostDevice.create(), false, false);
+    return new TestDevice(HostDevice.create(), false, false, true);
+  }
+
+  /**
+   * Host memory the host may not touch directly, as on a CUDA GPU's default device memory: its
+   * buffers have no host address, so typed element access and {@code asByteBuffer()} refuse them
+   * and data moves only through {@link #write} and {@link #read} (the bulk copies). Code that must
+   * run on whatever device it is given runs here without a GPU. No residency set; fresh
+   * allocations start as garbage.
+   */
+  public static TestDevice devicePrivate() {
+    return new TestDevice(HostDevice.create(), false, true, false);
   }
 
   /** Host memory with a counting residency set. */
@@ -92,7 +107,7 @@ public final class TestDevice implements Device, DeviceHarness {
 
   @Override
   public String name() {
-    return "test(" + inner.name() + ")";
+    return "test(" + inner.name() + (hostMapped ? ")" : ", device-private)");
   }
 
   @Override
@@ -109,8 +124,9 @@ public final class TestDevice implements Device, DeviceHarness {
     if (garbage) {
       fillWithGarbage(b, bytes);
     }
-    live.add(b);
-    return b;
+    DeviceBuffer issued = hostMapped ? b : new Unmapped(b);
+    live.add(issued);
+    return issued;
   }
 
   private void fillWithGarbage(DeviceBuffer b, long bytes) {
@@ -136,14 +152,19 @@ public final class TestDevice implements Device, DeviceHarness {
       throw new IllegalStateException(
           "free of " + buffer + " while its residency change is staged, not committed");
     }
-    inner.free(buffer); // refuses memory an owner holds: then it stays live here too
+    // Each refuses memory an owner holds: then it stays live here too.
+    if (buffer instanceof Unmapped u) {
+      u.freeOnce(() -> inner.free(u.inner));
+    } else {
+      inner.free(buffer);
+    }
     live.remove(buffer);
     frees++;
   }
 
   @Override
   public void fillZero(DeviceBuffer buffer, long offset, long length) {
-    inner.fillZero(buffer, offset, length);
+    inner.fillZero(unwrap(buffer), offset, length);
   }
 
   /** Tells {@code listener} of every pattern fill from now on ({@code null}: nobody). */
@@ -167,12 +188,49 @@ public final class TestDevice implements Device, DeviceHarness {
 
   @Override
   public void write(DeviceBuffer dst, long dstOffset, ByteBuffer src) {
-    inner.write(dst, dstOffset, src);
+    inner.write(unwrap(dst), dstOffset, src);
   }
 
   @Override
   public void read(DeviceBuffer src, long srcOffset, ByteBuffer dst) {
-    inner.read(src, srcOffset, dst);
+    inner.read(unwrap(src), srcOffset, dst);
+  }
+
+  /** The inner device's buffer behind {@code buffer}, checked live if its mapping is hidden. */
+  private static DeviceBuffer unwrap(DeviceBuffer buffer) {
+    if (buffer instanceof Unmapped u) {
+      u.requireLive();
+      return u.inner;
+    }
+    return buffer;
+  }
+
+  /**
+   * A {@link #devicePrivate()} buffer: the inner device's buffer with its host address hidden.
+   * Owners claim this one; the inner buffer belongs to the test device alone.
+   */
+  private static final class Unmapped extends TrackedDeviceBuffer {
+    final DeviceBuffer inner;
+
+    Unmapped(DeviceBuffer inner) {
+      super(inner.capacity());
+      this.inner = inner;
+    }
+
+    @Override
+    public long nativeHandle() {
+      return inner.nativeHandle();
+    }
+
+    @Override
+    public long hostAddress() {
+      return 0;
+    }
+
+    @Override
+    public String toString() {
+      return "Unmapped[" + inner + "]";
+    }
   }
 
   @Override
