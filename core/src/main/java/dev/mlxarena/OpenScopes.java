@@ -47,20 +47,23 @@ final class OpenScopes implements PoolCounters.Unfolded {
       Evictor evictor) {
     StreamLanes.Entry adopted = stream == null ? null : lanes.adopt(stream, evictor.cacheRoom());
     Reserve reserve = adopted != null ? adopted.reserve : free.adopt();
-    ScopeState s;
+    // The record arrays: the ones the reserve brought along, else the stash's, else new ones.
+    Block[] blocks;
+    long[] generations;
     if (reserve != null && reserve.recordGenerations != null) {
-      s = new ScopeState(pool, policy, false, deviceName, stream, reserve.takeRecordBlocks(),
-          reserve.takeRecordGenerations());
+      blocks = reserve.takeRecordBlocks();
+      generations = reserve.takeRecordGenerations();
     } else if (stashed > 0) {
       stashed--;
-      s = new ScopeState(pool, policy, false, deviceName, stream, stashedBlocks[stashed],
-          stashedGenerations[stashed]);
+      blocks = stashedBlocks[stashed];
+      generations = stashedGenerations[stashed];
       Slots.clear(stashedBlocks, stashed);
       Slots.clear(stashedGenerations, stashed);
     } else {
-      s = new ScopeState(pool, policy, false, deviceName, stream, new Block[FIRST_RECORD],
-          new long[FIRST_RECORD]);
+      blocks = new Block[FIRST_RECORD];
+      generations = new long[FIRST_RECORD];
     }
+    ScopeState s = new ScopeState(pool, policy, false, deviceName, stream, blocks, generations);
     if (reserve != null) {
       s.adopt(reserve);
     }
@@ -94,12 +97,14 @@ final class OpenScopes implements PoolCounters.Unfolded {
     if (!unlink(s)) {
       return;
     }
-    if (parked != null && s.own.length > 0) {
-      parked.keepRecord(s.own, s.generations);
-    } else if (stashed < STASH_LIMIT && s.own.length > 0) {
-      stashedBlocks[stashed] = s.own;
-      stashedGenerations[stashed] = s.generations;
-      stashed++;
+    if (s.own.length > 0) {
+      if (parked != null) {
+        parked.keepRecord(s.own, s.generations);
+      } else if (stashed < STASH_LIMIT) {
+        stashedBlocks[stashed] = s.own;
+        stashedGenerations[stashed] = s.generations;
+        stashed++;
+      }
     }
     s.blocks = ScopeState.NO_BLOCKS;
     s.own = ScopeState.NO_BLOCKS;
