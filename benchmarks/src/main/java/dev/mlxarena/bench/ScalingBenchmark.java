@@ -5,22 +5,15 @@ import dev.mlxarena.PoolOptions;
 import dev.mlxarena.PoolStats;
 import dev.mlxarena.host.HostDevice;
 import dev.mlxarena.spi.Device;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OperationsPerInvocation;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
@@ -38,14 +31,9 @@ import org.openjdk.jmh.infra.Blackhole;
  * <p>Each thread's first tokens allocate its buffers from the device; warm-up covers them, and
  * from then on every thread replays its own reserve without the pool's lock.
  */
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-// The heap is touched up front, so that no measurement pays the first touch of fresh pages.
+// TokenTimed's settings, with a heap for 16 threads' garbage: JMH takes the nearest annotation.
 @Fork(value = 1, jvmArgsAppend = {"-Xms2g", "-Xmx2g", "-XX:+AlwaysPreTouch"})
-@OperationsPerInvocation(Traces.LENGTH)
-public class ScalingBenchmark {
+public class ScalingBenchmark extends TokenTimed {
 
   /** The one pool every thread shares. */
   @State(Scope.Benchmark)
